@@ -1,34 +1,21 @@
-"""The named benchmark problems, built exactly as the issues define them."""
+"""The named benchmark problems of docs/benchmarks.md, built exactly as the issues define them."""
 
 from __future__ import annotations
 
-import numpy as np
+from rnla.datasets import make_decaying_regression, make_random_features_regression
 
 
-def make_r1(n=20000, d=2000, seed=0, dtype=np.float64):
-    """R1: X = U diag(1/i) Vᵀ·√n with random orthonormal U, V; y = X w0 + 0.1 ε; mu = 1e-6.
-
-    Returns ``X, y, mu``. The Gram matrix XᵀX/n has eigenvalues exactly 1/i², i = 1..d.
-    """
-    rng = np.random.default_rng(seed)
-    U, _ = np.linalg.qr(rng.standard_normal((n, d)))
-    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    sigma = 1.0 / np.arange(1, d + 1)
-    X = (U * (sigma * np.sqrt(n))) @ V.T
-    w0 = rng.standard_normal(d)
-    y = X @ w0 + 0.1 * rng.standard_normal(n)
-    return X.astype(dtype, copy=False), y.astype(dtype, copy=False), 1e-6
+def make_r1():
+    """R1: X (20000×2000) = U diag(1/i) Vᵀ·√n (seed 0), y = X w0 + 0.1 ε, mu = 1e-6."""
+    X, y, _ = make_decaying_regression(20000, 2000, decay=1.0, noise=0.1, random_state=0)
+    return X, y, 1e-6
 
 
-def make_r2(n=20000, d=8000, k=8, seed=1, dtype=np.float64):
-    """R2: random Fourier features sqrt(2/d)·cos(Z W + c) of Z ~ N(0, I_k); mu = 1e-6.
+def make_r2():
+    """R2: 8000 random features of Z (20000×8, seed 1), W ~ N(0, 1/16), mu = 1e-6."""
+    X, y = make_random_features_regression(20000, 8000, n_inputs=8, bandwidth=4.0, noise=0.1,
+                                           random_state=1)
+    return X, y, 1e-6
 
-    W ~ N(0, 1/16) entrywise, c ~ U(0, 2π), y = sin(Σ_j Z_j) + 0.1 ε. Returns ``X, y, mu``.
-    """
-    rng = np.random.default_rng(seed)
-    Z = rng.standard_normal((n, k))
-    W = rng.standard_normal((k, d)) / 4.0
-    c = rng.uniform(0.0, 2.0 * np.pi, size=d)
-    X = np.sqrt(2.0 / d) * np.cos(Z @ W + c)
-    y = np.sin(Z.sum(axis=1)) + 0.1 * rng.standard_normal(n)
-    return X.astype(dtype, copy=False), y.astype(dtype, copy=False), 1e-6
+
+PROBLEMS = {"R1": make_r1, "R2": make_r2}

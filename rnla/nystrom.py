@@ -91,7 +91,7 @@ def _nystrom_from_sketch(Omega, Y, xp, name="A", vectors=True):
     Returns ``(U, eigvals, shift)`` with all ``ℓ`` columns (no truncation); with
     ``vectors=False`` only the eigenvalues are computed and ``U`` is ``None``.
     """
-    n, ell = Omega.shape
+    n = Omega.shape[0]
     dtype = Y.dtype
     eps = xp.finfo(dtype).eps
     ynorm = _backend.to_float(xp.linalg.matrix_norm(Y))

@@ -1,0 +1,235 @@
+"""Benchmark R1/R2: ridge normal equations by Nyström PCG vs SciPy CG, scikit-learn Ridge, direct solve.
+
+Solves (XᵀX/n + mu I) w = Xᵀy/n to rtol 1e-8 on the problems of ``problems.py`` and
+writes the "ridge_pcg" section of docs/benchmarks.md plus convergence plots in docs/img/.
+
+Usage: ``python benchmarks/ridge_pcg.py [--problems R1 R2] [--repeats 3] [--budget 120]``.
+Peers that cannot reach the tolerance within ``--budget`` seconds are stopped there and
+reported as such (their speed ratio is then a lower bound, marked ">=").
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse.linalg as spla
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Ridge
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import IMG, BudgetExceeded, budget_callback, machine, markdown_table, timed, write_section
+from problems import PROBLEMS
+
+import rnla
+
+RTOL = 1e-8
+
+
+def scipy_cg(H_mu, b, budget, M=None):
+    """scipy.sparse.linalg.cg on the Gram operator, stopped after ``budget`` seconds."""
+    d = b.shape[0]
+    A = spla.LinearOperator((d, d), matvec=H_mu.matvec, matmat=H_mu.matmat, dtype=b.dtype)
+    cb, state = budget_callback(budget)
+    try:
+        x, info = spla.cg(A, b, rtol=RTOL, maxiter=100 * d, M=M, callback=cb)
+        status = "converged" if info == 0 else f"info={info}"
+    except BudgetExceeded:
+        x, status = state["x"].copy(), f"stopped at {budget:.0f} s"
+    return x, state["iterations"], status
+
+
+def sklearn_ridge(X, y, alpha, solver, max_iter):
+    est = Ridge(alpha=alpha, fit_intercept=False, solver=solver, tol=RTOL, max_iter=max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    its = None if est.n_iter_ is None else int(np.max(est.n_iter_))
+    status = "converged"
+    if its is not None and max_iter is not None and its >= max_iter:
+        status = f"stopped at max_iter={max_iter}"
+    return est.coef_, its, status
+
+
+def run_problem(name, repeats, budget):
+    t0 = time.perf_counter()
+    X, y, mu = PROBLEMS[name]()
+    n, d = X.shape
+    print(f"{name}: X {n}×{d} built in {time.perf_counter() - t0:.1f} s", flush=True)
+    H = rnla.GramOperator(X)
+    H_mu = rnla.GramOperator(X, mu=mu)
+    b = X.T @ y / n
+    v = np.ones(d)
+    t_mv = min(timed(lambda: H.matvec(v), 5)[0] for _ in range(2))
+    max_iter = max(10, int(budget / t_mv))
+
+    rows = []
+
+    def add(method, seconds, runs, w, iterations, matvecs, status):
+        rows.append(dict(method=method, time=seconds, runs=runs, w=w, iterations=iterations,
+                         matvecs=matvecs, status=status))
+        print(f"  {method:<40} {seconds:8.2f} s  its={iterations}  {status}", flush=True)
+
+    t, runs, w_ref = timed(lambda: np.linalg.solve(X.T @ X / n + mu * np.eye(d), b), repeats)
+    add("numpy.linalg.solve (formed XᵀX)", t, runs, w_ref, None, None, "direct")
+
+    t, runs, out = timed(lambda: rnla.nystrom_pcg(H, b, mu, rtol=RTOL, random_state=0, full_output=True),
+                         repeats)
+    w, info, res = out
+    add(f"**rnla.nystrom_pcg** (auto rank → {res.rank})", t, runs, w, res.iterations, res.matvecs,
+        "converged" if info == 0 else res.message)
+    ours = rows[-1]
+
+    for solver in ("cholesky", "lsqr", "sparse_cg"):
+        mi = None if solver == "cholesky" else max_iter
+        t, runs, (w, its, status) = timed(lambda s=solver, m=mi: sklearn_ridge(X, y, n * mu, s, m), repeats)
+        add(f"sklearn Ridge(solver='{solver}')", t, runs, w, its, its, status)
+
+    t, runs, (w, its, status) = timed(lambda: scipy_cg(H_mu, b, budget), repeats)
+    add("scipy cg, no preconditioner", t, runs, w, its, its, status)
+    jacobi = 1.0 / H_mu.diagonal()
+    M = spla.LinearOperator((d, d), matvec=lambda r: jacobi * r, dtype=b.dtype)
+    t, runs, (w, its, status) = timed(lambda: scipy_cg(H_mu, b, budget, M=M), repeats)
+    add("scipy cg, Jacobi preconditioner", t, runs, w, its, its, status)
+
+    ref_norm = np.linalg.norm(w_ref)
+    bnorm = np.linalg.norm(b)
+    for r in rows:
+        r["error"] = np.linalg.norm(r["w"] - w_ref) / ref_norm
+        r["residual"] = np.linalg.norm(H_mu.matvec(r["w"]) - b) / bnorm
+        r["ratio"] = r["time"] / ours["time"]
+
+    plot_convergence(name, H, b, mu)
+    return dict(name=name, n=n, d=d, mu=mu, rows=rows, ours=ours, t_mv=t_mv, budget=budget)
+
+
+def plot_convergence(name, H, b, mu):
+    """Relative residual vs iterations and vs products with A, for several sketch sizes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bnorm = np.linalg.norm(b)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    runs = [(f"Nyström PCG, rank {r}", dict(rank=r)) for r in (64, 128, 256, 512) if r < b.shape[0]]
+    runs.append(("Nyström PCG, rank auto", dict(rank="auto")))
+    for label, kw in runs:
+        _, _, res = rnla.nystrom_pcg(H, b, mu, rtol=RTOL, random_state=0, full_output=True, **kw)
+        hist = np.asarray(res.residual_norms) / bnorm
+        if kw["rank"] == "auto":
+            label = f"{label} (→ {res.rank})"
+        axes[0].semilogy(hist, label=label)
+        axes[1].semilogy(res.sketch_matvecs + np.arange(hist.size), hist, label=label)
+    _, _, res = rnla.pcg(rnla.GramOperator(H.X, mu=mu), b, rtol=RTOL, maxiter=600, full_output=True)
+    hist = np.asarray(res.residual_norms) / bnorm
+    for ax in axes:
+        ax.semilogy(hist, "k--", label="CG, no preconditioner (first 600 its)")
+        ax.axhline(RTOL, color="grey", lw=0.8)
+        ax.set_ylabel("‖b − (A+μI)x‖ / ‖b‖")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_xlabel("CG iterations")
+    axes[1].set_xlabel("products with A (sketch included)")
+    axes[0].set_xlim(0, 200)
+    axes[1].set_xlim(0, 1200)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{name}: Nyström PCG vs CG (rtol {RTOL:g})")
+    fig.tight_layout()
+    IMG.mkdir(parents=True, exist_ok=True)
+    fig.savefig(IMG / f"ridge_pcg_{name}.png", dpi=110)
+    plt.close(fig)
+
+
+def fmt_ratio(r, ours):
+    if r is ours:
+        return "1"
+    prefix = "≥ " if r["status"].startswith("stopped") else ""
+    return f"{prefix}{r['ratio']:.1f}×"
+
+
+def report(results, repeats, argv):
+    parts = [
+        "## Ridge normal equations: Nyström PCG (`benchmarks/ridge_pcg.py`)",
+        "",
+        "Solve (XᵀX/n + μI) w = Xᵀy/n to relative residual 1e-8. **R1**: X (20000×2000) = U diag(1/i) Vᵀ·√n "
+        "with random orthonormal U, V (seed 0), y = X w0 + 0.1ε, μ = 1e-6 (Gram eigenvalues exactly 1/i²). "
+        "**R2**: 8000 random Fourier features sqrt(2/8000)·cos(ZW + c) of Z (20000×8) ~ N(0, 1) (seed 1), "
+        "W ~ N(0, 1/16), c ~ U(0, 2π), y = sin(ΣZ) + 0.1ε, μ = 1e-6. scikit-learn `Ridge` gets "
+        "alpha = n·μ (same solution), `fit_intercept=False`, `tol=1e-8`.",
+        "",
+        f"Machine: {machine()}.",
+        f"Command: `python benchmarks/ridge_pcg.py {' '.join(argv)}`. Times are medians of {repeats} runs "
+        "(runs longer than 30 s are not repeated: see *runs*); peers that could not reach the tolerance are "
+        "stopped at the budget and their ratio is a lower bound (≥). *rel. error* is ‖w − w*‖/‖w*‖ against "
+        "the direct solve; *rel. residual* is ‖b − (XᵀX/n + μI)w‖/‖b‖. *matvecs* counts products with the "
+        "Gram operator (the sketch's block product "
+        "counts one per column); for LSQR one iteration is one product with X and one with Xᵀ.",
+        "",
+    ]
+    for res in results:
+        ours = res["ours"]
+        rows = []
+        for r in res["rows"]:
+            rows.append([
+                r["method"],
+                "—" if r["iterations"] is None else r["iterations"],
+                "—" if r["matvecs"] is None else r["matvecs"],
+                f"{r['time']:.2f}", r["runs"], f"{r['residual']:.1e}", f"{r['error']:.1e}",
+                fmt_ratio(r, ours), r["status"],
+            ])
+        parts += [
+            f"### {res['name']} (X {res['n']}×{res['d']}, μ = {res['mu']:g}; one Gram matvec "
+            f"{res['t_mv'] * 1e3:.0f} ms; budget {res['budget']:.0f} s)",
+            "",
+            markdown_table(["method", "iterations", "matvecs", "time [s]", "runs", "rel. residual",
+                            "rel. error", "time / ours", "status"], rows),
+            "",
+            f"![{res['name']} convergence](img/ridge_pcg_{res['name']}.png)",
+            "",
+        ]
+    parts += ["### Targets", "", *target_lines(results)]
+    write_section("ridge_pcg", "\n".join(parts))
+
+
+def target_lines(results):
+    lines = []
+    for res in results:
+        by = {r["method"]: r for r in res["rows"]}
+        ours = res["ours"]
+        cg = by["scipy cg, no preconditioner"]
+        sk = [r for m, r in by.items() if m.startswith("sklearn")]
+        fastest = min(sk, key=lambda r: r["time"])
+        its_ok = "met" if ours["iterations"] <= 40 else "missed"
+        cg_ratio = cg["time"] / ours["time"]
+        sk_ratio = fastest["time"] / ours["time"]
+        cg_lb = "≥ " if cg["status"].startswith("stopped") else ""
+        lines.append(
+            f"- {res['name']}: iterations {ours['iterations']} (target ≤ 40: {its_ok}); "
+            f"vs unpreconditioned CG {cg_lb}{cg_ratio:.1f}× (target ≥ 10×: "
+            f"{'met' if cg_ratio >= 10 else 'missed'}); vs fastest scikit-learn solver "
+            f"({fastest['method']}, {fastest['time']:.2f} s) {sk_ratio:.1f}×"
+            + (f" (target ≥ 2×: {'met' if sk_ratio >= 2 else 'missed'})" if res["name"] == "R2" else "")
+            + f"; rel. error {ours['error']:.1e} vs {fastest['error']:.1e} (sklearn) and "
+            f"{cg['error']:.1e} (CG)."
+        )
+    return lines
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--problems", nargs="+", default=["R1", "R2"], choices=sorted(PROBLEMS))
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--budget", type=float, default=120.0, help="seconds before a slow peer is stopped")
+    args = p.parse_args(argv)
+    results = [run_problem(name, args.repeats, args.budget) for name in args.problems]
+    report(results, args.repeats, argv)
+
+
+if __name__ == "__main__":
+    main()
