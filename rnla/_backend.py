@@ -112,8 +112,10 @@ def float_dtype(xp, *dtypes):
     --------
     >>> import numpy as np
     >>> xp = array_namespace(np.ones(1))
-    >>> float_dtype(xp, np.float32), float_dtype(xp, np.int64, np.float32)
-    (dtype('float32'), dtype('float64'))
+    >>> float_dtype(xp, np.dtype("float32")) == np.float32
+    True
+    >>> float_dtype(xp, np.int64, np.float32) == np.float64
+    True
     """
     result = None
     for dt in dtypes:
@@ -132,7 +134,7 @@ def check_random_state(random_state) -> np.random.Generator:
 
     Examples
     --------
-    >>> check_random_state(0).integers(10) == check_random_state(0).integers(10)
+    >>> bool(check_random_state(0).integers(10) == check_random_state(0).integers(10))
     True
     """
     if random_state is None:
@@ -152,7 +154,11 @@ def check_random_state(random_state) -> np.random.Generator:
 
 
 def _numpy_dtype(dtype):
-    return np.dtype(str(dtype).split(".")[-1])
+    """The NumPy dtype of the same name (NumPy dtypes and scalar types pass through)."""
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        return np.dtype(str(dtype).split(".")[-1])
 
 
 def _random(kind, xp, shape, dtype, device, random_state):

@@ -70,7 +70,10 @@ def _prepare(A, b, x0, name_b="b"):
     """Validate and convert ``A``, ``b``, ``x0``: returns ``op, b, x0, xp, dtype``."""
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
-    xp = _backend.array_namespace(b) if op.xp is None else _backend.array_namespace(b, op.xp.empty(0))
+    xp = _backend.array_namespace(b)
+    if op.xp is not None and op.xp is not xp:
+        raise TypeError(f"{name_b} is a {xp.__name__} array but A is a {op.xp.__name__} operator: "
+                        "put both on the same backend")
     b = check_vector(xp, b, n, name_b)
     dtype = _backend.float_dtype(xp, op.dtype, b.dtype)
     b = xp.astype(b, dtype)

@@ -10,6 +10,7 @@ to blocks of vectors with one call. :class:`GramOperator` is the weighted Gram o
 from __future__ import annotations
 
 import math
+import numbers
 
 from . import _backend
 from ._validation import check_finite_array, check_nonnegative
@@ -100,16 +101,16 @@ class GramOperator(Operator):
         if getattr(X, "ndim", None) != 2:
             raise ValueError(f"X must be a 2-D array, got {type(X).__name__}")
         mu = check_nonnegative(mu, "mu")
-        xp = _backend.array_namespace(X, weights)
         n, d = X.shape
+        if weights is not None and getattr(weights, "shape", None) != (n,):
+            raise ValueError(f"weights must have shape ({n},), got {getattr(weights, 'shape', None)}")
+        xp = _backend.array_namespace(X, weights)
         sparse = _backend.is_sparse(X)
         dtype = _backend.float_dtype(xp, X.dtype)
         if X.dtype != dtype:
             X = X.astype(dtype) if sparse else xp.astype(X, dtype)
         check_finite_array(xp, X, "X")
         if weights is not None:
-            if getattr(weights, "shape", None) != (n,):
-                raise ValueError(f"weights must have shape ({n},), got {getattr(weights, 'shape', None)}")
             weights = xp.astype(weights, dtype)
             check_finite_array(xp, weights, "weights")
             if bool(xp.any(weights < 0)):
@@ -161,12 +162,14 @@ def check_symmetric(A, name: str = "A", *, rtol=None) -> None:
     >>> check_symmetric(np.triu(np.ones((3, 3))))
     Traceback (most recent call last):
     ...
-    ValueError: A is not symmetric: ‖A − Aᵀ‖_F / ‖A‖_F = 0.82
+    ValueError: A is not symmetric: ‖A − Aᵀ‖_F / ‖A‖_F = 1
     """
     xp = _backend.array_namespace(A)
     if rtol is None:
         rtol = math.sqrt(xp.finfo(_backend.float_dtype(xp, A.dtype)).eps)
     if _backend.is_sparse(A):
+        A = A.tocsr(copy=True)
+        A.sum_duplicates()
         diff = (A - A.T).data
         full = A.data
         num = math.sqrt(_backend.to_float(xp.sum(diff * diff))) if diff.size else 0.0
@@ -179,7 +182,9 @@ def check_symmetric(A, name: str = "A", *, rtol=None) -> None:
 
 
 def _is_scipy_linear_operator(A) -> bool:
-    return type(A).__module__.startswith("scipy.sparse.linalg") and hasattr(A, "matvec")
+    from scipy.sparse.linalg import LinearOperator
+
+    return isinstance(A, LinearOperator)
 
 
 def as_operator(A, *, shape=None, name: str = "A", square: bool = True, symmetric: bool = False):
@@ -243,12 +248,12 @@ def as_operator(A, *, shape=None, name: str = "A", square: bool = True, symmetri
 
 
 def _callable_operator(shape, matvec, matmat, name):
-    try:
-        shape = tuple(int(s) for s in shape)
-    except TypeError:
-        raise TypeError(f"the shape of {name} must be a pair of integers, got {shape!r}") from None
-    if len(shape) != 2:
-        raise ValueError(f"the shape of {name} must be a pair of integers, got {shape!r}")
+    message = f"the shape of {name} must be a pair of integers, got {shape!r}"
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(message)
+    if len(shape) != 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape):
+        raise ValueError(message)
+    shape = (int(shape[0]), int(shape[1]))
 
     if matmat is None:
         def matmat(V):
