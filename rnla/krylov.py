@@ -70,6 +70,9 @@ def _prepare(A, b, x0, name_b="b"):
     """Validate and convert ``A``, ``b``, ``x0``: returns ``op, b, x0, xp, dtype``."""
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
+    for value, name in ((b, name_b), (x0, "x0")):
+        if value is not None and getattr(value, "ndim", None) is None:
+            raise TypeError(f"{name} must be an array, got {type(value).__name__}")
     xp = _backend.array_namespace(b)
     if op.xp is not None and op.xp is not xp:
         raise TypeError(f"{name_b} is a {xp.__name__} array but A is a {op.xp.__name__} operator: "

@@ -130,10 +130,13 @@ def _eigh_factor(xp, C, Y_nu, name):
     eps = xp.finfo(C.dtype).eps
     if smin < -math.sqrt(eps) * max(smax, 0.0) or smax <= 0:
         raise ValueError(f"{name} is not positive semidefinite (ΩᵀAΩ has eigenvalue {smin:.3g})")
-    keep = s > (s.shape[0] * eps * smax)
-    s_keep = s[keep]
-    W_keep = W[:, keep]
-    return (Y_nu @ W_keep) / xp.sqrt(s_keep)
+    # Eigenvalues ascend: keep the trailing ones above the rounding level (a slice, not a mask).
+    first = s.shape[0] - _count(xp, s > (s.shape[0] * eps * smax))
+    return (Y_nu @ W[:, first:]) / xp.sqrt(s[first:])
+
+
+def _count(xp, mask) -> int:
+    return int(_backend.to_float(xp.sum(xp.astype(mask, xp.int64))))
 
 
 def _resolve(op: Operator, like=None):
@@ -215,6 +218,7 @@ def nystrom(A, rank, *, oversample=10, random_state=None, like=None):
     ell = min(rank + int(oversample), n)
     Omega, Y = _sketch(op, ell, xp, dtype, device, rng)
     U, lam, nu = _nystrom_from_sketch(Omega, Y, xp)
+    rank = min(rank, lam.shape[0])  # fewer columns survive only for (numerically) low-rank A
     return NystromApprox(U[:, :rank], lam[:rank], ell, nu, xp)
 
 
@@ -294,8 +298,8 @@ class NystromPreconditioner:
         U, lam = approx.U, approx.eigvals
         xp = _backend.array_namespace(U)
         if mu == 0 and lam.shape[0]:
-            keep = lam > 0
-            U, lam = U[:, keep], lam[keep]
+            k = _count(xp, lam > 0)  # eigenvalues descend: the positive ones lead
+            U, lam = U[:, :k], lam[:k]
         self.U = U
         self.eigvals = lam
         self.mu = mu
