@@ -104,8 +104,11 @@ def run_problem(name, repeats, budget):
         r["residual"] = np.linalg.norm(H_mu.matvec(r["w"]) - b) / bnorm
         r["ratio"] = r["time"] / ours["time"]
 
+    V = np.ones((d, res.rank))
+    t_col = timed(lambda: H.matmat(V), repeats)[0] / res.rank
     plot_convergence(name, H, b, mu)
-    return dict(name=name, n=n, d=d, mu=mu, rows=rows, ours=ours, t_mv=t_mv, budget=budget)
+    return dict(name=name, n=n, d=d, mu=mu, rows=rows, ours=ours, t_mv=t_mv, t_col=t_col, rank=res.rank,
+                budget=budget)
 
 
 def plot_convergence(name, H, b, mu):
@@ -136,7 +139,7 @@ def plot_convergence(name, H, b, mu):
     axes[0].set_xlabel("CG iterations")
     axes[1].set_xlabel("products with A (sketch included)")
     axes[0].set_xlim(0, 200)
-    axes[1].set_xlim(0, 1200)
+    axes[1].set_xlim(0, 700)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{name}: Nyström PCG vs CG (rtol {RTOL:g})")
     fig.tight_layout()
@@ -216,6 +219,21 @@ def target_lines(results):
             + (f" (target ≥ 2×: {'met' if sk_ratio >= 2 else 'missed'})" if res["name"] == "R2" else "")
             + f"; rel. error {ours['error']:.1e} vs {fastest['error']:.1e} (sklearn) and "
             f"{cg['error']:.1e} (CG)."
+        )
+        # What the ratio to CG could be at best: CG's iterations against ours plus the sketch, with
+        # each sketch column priced at its measured share of one block product.
+        if cg_ratio >= 10 or cg["status"] != "converged":
+            continue
+        products = ours["iterations"] * res["t_mv"] + res["rank"] * res["t_col"]
+        ideal = cg["iterations"] * res["t_mv"] / products
+        lines.append(
+            f"  - Why: plain CG needs only {cg['iterations']} iterations here (the large eigenvalues are "
+            f"few and well separated, so CG converges superlinearly despite κ ≈ 1e6). One Gram matvec "
+            f"takes {res['t_mv'] * 1e3:.0f} ms (memory-bound), one sketch column "
+            f"{res['t_col'] * 1e3:.1f} ms inside the rank-{res['rank']} block product (compute-bound). "
+            f"Even with no overhead beyond products, {ours['iterations']} PCG iterations plus the sketch "
+            f"cost {products:.2f} s, a ratio of at "
+            f"most {ideal:.1f}× to CG's {cg['iterations']} products."
         )
     return lines
 

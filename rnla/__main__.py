@@ -26,8 +26,8 @@ def _parser():
         description="Solve a ridge regression (XᵀX/n + mu I) w = Xᵀy/n by Nyström PCG and by plain CG "
                     "on built-in data whose Gram eigenvalues are 1/i².",
     )
-    p.add_argument("--n-samples", type=int, default=5000, help="rows of X (default 5000)")
-    p.add_argument("--n-features", type=int, default=1000, help="columns of X (default 1000)")
+    p.add_argument("--n-samples", type=int, default=8000, help="rows of X (default 8000)")
+    p.add_argument("--n-features", type=int, default=1500, help="columns of X (default 1500)")
     p.add_argument("--mu", type=float, default=1e-6, help="ridge parameter mu (default 1e-6)")
     p.add_argument("--rtol", type=float, default=1e-8, help="relative residual tolerance (default 1e-8)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
