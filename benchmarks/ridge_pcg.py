@@ -167,7 +167,7 @@ def report(results, repeats, argv):
         "",
         f"Machine: {machine()}.",
         f"Command: `python benchmarks/ridge_pcg.py {' '.join(argv)}`. Times are medians of {repeats} runs "
-        "(runs longer than 30 s are not repeated: see *runs*); peers that could not reach the tolerance are "
+        "(runs longer than 60 s are not repeated: see *runs*); peers that could not reach the tolerance are "
         "stopped at the budget and their ratio is a lower bound (≥). *rel. error* is ‖w − w*‖/‖w*‖ against "
         "the direct solve; *rel. residual* is ‖b − (XᵀX/n + μI)w‖/‖b‖. *matvecs* counts products with the "
         "Gram operator (the sketch's block product "
