@@ -9,6 +9,7 @@ nothing NumPy-only leaks into the dense core).
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import array_api_compat
@@ -169,12 +170,12 @@ def _random(kind, xp, shape, dtype, device, random_state):
         # per seed and no host-to-device copy of the whole matrix.
         import cupy
 
-        with cupy.cuda.Device(device):
+        with device if device is not None else contextlib.nullcontext():
             gen = cupy.random.default_rng(int(rng.integers(2**63)))
             if kind == "normal":
                 return gen.standard_normal(shape, dtype=np_dtype)
-            bits = gen.integers(0, 2, size=shape, dtype=cupy.int8)
-            return (2 * bits - 1).astype(np_dtype)
+            heads = gen.random(shape, dtype=cupy.float32) < 0.5
+            return cupy.where(heads, 1, -1).astype(np_dtype)
     if kind == "normal":
         out = rng.standard_normal(shape, dtype=np_dtype)
     else:

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from helpers import psd_matrix
+from helpers import scipy_cg_counted as scipy_cg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
@@ -21,14 +23,6 @@ from rnla import GramOperator, NystromPreconditioner, SolveResult, as_operator, 
 # ----------------------------------------------------------------------------- helpers
 
 
-def psd_matrix(eigvals, seed=0, dtype=np.float64):
-    """``Q diag(eigvals) Qᵀ`` with a seeded random orthogonal ``Q`` (symmetrized)."""
-    eigvals = np.asarray(eigvals, dtype=np.float64)
-    n = eigvals.shape[0]
-    rng = np.random.default_rng(seed)
-    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    A = (Q * eigvals) @ Q.T
-    return ((A + A.T) / 2).astype(dtype)
 
 
 def decaying(n, power=2.0):
@@ -62,15 +56,6 @@ def residual_slack(A, x, dtype=np.float64):
     return 100 * np.finfo(dtype).eps * np.linalg.norm(np.asarray(A, np.float64), 2) * np.linalg.norm(x)
 
 
-def scipy_cg(A, b, **kwargs):
-    """``scipy.sparse.linalg.cg`` returning ``(x, info, iterations)`` (counted by callback)."""
-    count = [0]
-
-    def callback(xk):
-        count[0] += 1
-
-    x, info = spla.cg(A, b, callback=callback, **kwargs)
-    return x, info, count[0]
 
 
 def rel_err(x, ref):

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from helpers import psd_matrix
+from helpers import scipy_cg_counted as count_cg_iterations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,14 +46,6 @@ def spectrum(kind, n):
     raise ValueError(kind)
 
 
-def psd_matrix(eigvals, seed=0, dtype=np.float64):
-    """``Q diag(eigvals) Qᵀ`` with a seeded random orthogonal ``Q`` (symmetrized)."""
-    eigvals = np.asarray(eigvals, dtype=np.float64)
-    n = eigvals.shape[0]
-    rng = np.random.default_rng(seed)
-    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    A = (Q * eigvals) @ Q.T
-    return ((A + A.T) / 2).astype(dtype)
 
 
 def dominance_tol(approx, A):
@@ -66,15 +60,6 @@ def min_eig_of_gap(A, approx):
     return np.linalg.eigvalsh((gap + gap.T) / 2)[0]
 
 
-def count_cg_iterations(A, b, **kwargs):
-    """Run ``scipy.sparse.linalg.cg`` and return ``(x, info, iterations)`` via the callback."""
-    counter = [0]
-
-    def callback(xk):
-        counter[0] += 1
-
-    x, info = spla.cg(A, b, callback=callback, **kwargs)
-    return x, info, counter[0]
 
 
 class CountingOperator(rnla.Operator):
