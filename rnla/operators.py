@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import array_api_compat
+
 from . import _backend
 from ._validation import check_finite_array, check_nonnegative
 
@@ -105,11 +107,7 @@ class GramOperator(Operator):
         if weights is not None and getattr(weights, "shape", None) != (n,):
             raise ValueError(f"weights must have shape ({n},), got {getattr(weights, 'shape', None)}")
         xp = _backend.array_namespace(X, weights)
-        sparse = _backend.is_sparse(X)
-        dtype = _backend.float_dtype(xp, X.dtype)
-        if X.dtype != dtype:
-            X = X.astype(dtype) if sparse else xp.astype(X, dtype)
-        check_finite_array(xp, X, "X")
+        X, dtype = _float_matrix(xp, X, "X")
         if weights is not None:
             weights = xp.astype(weights, dtype)
             check_finite_array(xp, weights, "weights")
@@ -120,7 +118,7 @@ class GramOperator(Operator):
         self.mu = mu
         self.n_samples = n
         # CuPy applies CSC transposes slowly; keep a CSR copy of Xᵀ there.
-        if sparse and _backend.is_cupy_namespace(xp):
+        if _backend.is_sparse(X) and _backend.is_cupy_namespace(xp):
             self._XT = X.T.tocsr()
         else:
             self._XT = X.T
@@ -231,7 +229,7 @@ def as_operator(A, *, shape=None, name: str = "A", square: bool = True, symmetri
     elif _is_scipy_linear_operator(A):
         op = Operator(A.shape, A.matmat, matvec=A.matvec, dtype=A.dtype, xp=_backend.array_namespace(),
                       device=None)
-    elif _backend.is_sparse(A) or hasattr(A, "__array_namespace__") or type(A).__module__ == "numpy":
+    elif _backend.is_sparse(A) or array_api_compat.is_array_api_obj(A):
         op = _matrix_operator(A, name, symmetric)
     elif callable(A):
         if shape is None:
@@ -245,6 +243,15 @@ def as_operator(A, *, shape=None, name: str = "A", square: bool = True, symmetri
     if square and op.shape[0] != op.shape[1]:
         raise ValueError(f"{name} must be square, got shape {op.shape}")
     return op
+
+
+def _float_matrix(xp, A, name):
+    """``A`` (dense or sparse) in its floating compute dtype, checked for NaN/inf: ``(A, dtype)``."""
+    dtype = _backend.float_dtype(xp, A.dtype)
+    if A.dtype != dtype:
+        A = A.astype(dtype) if _backend.is_sparse(A) else xp.astype(A, dtype)
+    check_finite_array(xp, A, name)
+    return A, dtype
 
 
 def _callable_operator(shape, matvec, matmat, name):
@@ -267,11 +274,7 @@ def _matrix_operator(A, name, symmetric):
     if getattr(A, "ndim", None) != 2:
         raise ValueError(f"{name} must be 2-D, got {getattr(A, 'ndim', None)} dimensions")
     xp = _backend.array_namespace(A)
-    dtype = _backend.float_dtype(xp, A.dtype)
-    sparse = _backend.is_sparse(A)
-    if A.dtype != dtype:
-        A = A.astype(dtype) if sparse else xp.astype(A, dtype)
-    check_finite_array(xp, A, name)
+    A, dtype = _float_matrix(xp, A, name)
     if symmetric and A.shape[0] == A.shape[1]:
         check_symmetric(A, name)
 
