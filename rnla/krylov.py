@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from . import _backend
 from ._validation import check_finite_array, check_nonnegative, check_positive_int, check_vector
-from .nystrom import NystromPreconditioner, _resolve, adaptive_nystrom, nystrom
+from .nystrom import NystromPreconditioner, adaptive_nystrom, nystrom
 from .operators import Operator, as_operator
 
 __all__ = ["SolveResult", "nystrom_pcg", "pcg"]
@@ -280,7 +280,7 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
     rtol, atol, maxiter = _check_tolerances(rtol, atol, maxiter, n)
     if max_rank is not None:
         max_rank = check_positive_int(max_rank, "max_rank", upper=n, upper_name="the dimension of A")
-    _, _, device = _resolve(op, b)
+    device = _backend.device_of(b)
     if isinstance(rank, str):
         if rank != "auto":
             raise ValueError(f"rank must be 'auto' or an integer, got {rank!r}")

@@ -85,41 +85,45 @@ class NystromApprox:
         return f"NystromApprox(n={self.shape[0]}, rank={self.rank}, sketch_size={self.sketch_size})"
 
 
-def _nystrom_from_sketch(Omega, Y, xp, name="A", vectors=True):
-    """Stable Nyström factors from an orthonormal test matrix ``Omega`` and ``Y = A Omega``.
+def _nystrom_factor(Omega, Y, xp, name="A"):
+    """Stable Nyström factor ``B`` with ``Â_ν = B Bᵀ``, from orthonormal ``Omega`` and ``Y = A Omega``.
 
-    Returns ``(U, eigvals, shift)`` with all ``ℓ`` columns (no truncation); with
-    ``vectors=False`` only the eigenvalues are computed and ``U`` is ``None``.
+    Returns ``(B, shift)``; ``B`` has no columns when ``Y = 0``.
     """
-    n = Omega.shape[0]
-    dtype = Y.dtype
-    eps = xp.finfo(dtype).eps
+    n, ell = Omega.shape
+    eps = xp.finfo(Y.dtype).eps
     ynorm = _backend.to_float(xp.linalg.matrix_norm(Y))
     if not math.isfinite(ynorm):
         raise ValueError(f"{name} produced NaN or infinity in its products")
     if ynorm == 0.0:
-        return (xp.zeros((n, 0), dtype=dtype, device=_backend.device_of(Y)),
-                xp.zeros((0,), dtype=dtype, device=_backend.device_of(Y)), 0.0)
+        return xp.zeros((n, 0), dtype=Y.dtype, device=_backend.device_of(Y)), 0.0
     nu = math.sqrt(n) * eps * ynorm
     core = Omega.T @ Y
     asym = _backend.to_float(xp.linalg.matrix_norm(core - core.T))
     if asym > math.sqrt(eps) * _backend.to_float(xp.linalg.matrix_norm(core)):
         raise ValueError(f"{name} is not symmetric (Ωᵀ{name}Ω is not symmetric for a random Ω)")
     Y_nu = Y + nu * Omega
-    C = Omega.T @ Y_nu
-    C = (C + C.T) * 0.5
+    # Ωᵀ(Y + νΩ) = ΩᵀY + νI because Ω has orthonormal columns: no second product needed.
+    C = (core + core.T) * 0.5 + nu * xp.eye(ell, dtype=Y.dtype, device=_backend.device_of(Y))
     try:
         L = _backend.cholesky(xp, C)
         B = _backend.solve_triangular(xp, L, Y_nu.T, lower=True).T
     except np.linalg.LinAlgError:
         B = _eigh_factor(xp, C, Y_nu, name)
+    return B, nu
+
+
+def _eigenpairs(xp, B, nu, vectors=True):
+    """``(U, Λ̂)``: eigenpairs of ``B Bᵀ`` less the shift ``ν``, clipped at 0 (``U = None`` if not
+    ``vectors``)."""
+    if B.shape[1] == 0:
+        return B, xp.zeros((0,), dtype=B.dtype, device=_backend.device_of(B))
     if vectors:
         U, S, _ = xp.linalg.svd(B, full_matrices=False)
     else:
         U, S = None, xp.linalg.svdvals(B)
     lam = S * S - nu
-    lam = xp.where(lam > 0, lam, xp.zeros_like(lam))
-    return U, lam, nu
+    return U, xp.where(lam > 0, lam, xp.zeros_like(lam))
 
 
 def _eigh_factor(xp, C, Y_nu, name):
@@ -217,7 +221,8 @@ def nystrom(A, rank, *, oversample=10, random_state=None, like=None):
     rng = _backend.check_random_state(random_state)
     ell = min(rank + int(oversample), n)
     Omega, Y = _sketch(op, ell, xp, dtype, device, rng)
-    U, lam, nu = _nystrom_from_sketch(Omega, Y, xp)
+    B, nu = _nystrom_factor(Omega, Y, xp)
+    U, lam = _eigenpairs(xp, B, nu)
     rank = min(rank, lam.shape[0])  # fewer columns survive only for (numerically) low-rank A
     return NystromApprox(U[:, :rank], lam[:rank], ell, nu, xp)
 
@@ -246,9 +251,10 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
     rng = _backend.check_random_state(random_state)
     eps = xp.finfo(dtype).eps
     Omega, Y = _sketch(op, ell, xp, dtype, device, rng)
+    B, nu = _nystrom_factor(Omega, Y, xp)
     while ell < max_rank:
         # Only the eigenvalues decide whether to grow; the vectors are computed once, last.
-        _, lam, _ = _nystrom_from_sketch(Omega, Y, xp, vectors=False)
+        _, lam = _eigenpairs(xp, B, nu, vectors=False)
         if lam.shape[0] == 0:
             break
         scale = mu if mu > 0 else math.sqrt(eps) * _backend.to_float(lam[0])
@@ -256,7 +262,8 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
             break
         Omega, Y = _sketch(op, min(ell, max_rank - ell), xp, dtype, device, rng, Omega, Y)
         ell = Omega.shape[1]
-    U, lam, nu = _nystrom_from_sketch(Omega, Y, xp)
+        B, nu = _nystrom_factor(Omega, Y, xp)
+    U, lam = _eigenpairs(xp, B, nu)
     return NystromApprox(U, lam, ell, nu, xp)
 
 
