@@ -8,7 +8,7 @@ Tropp and Udell (arXiv:2110.02820, eq. 5.3).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,7 +50,6 @@ class NystromApprox:
     eigvals: object
     sketch_size: int
     shift: float = 0.0
-    _xp: object = field(default=None, compare=False)
 
     @property
     def rank(self) -> int:
@@ -224,7 +223,7 @@ def nystrom(A, rank, *, oversample=10, random_state=None, like=None):
     B, nu = _nystrom_factor(Omega, Y, xp)
     U, lam = _eigenpairs(xp, B, nu)
     rank = min(rank, lam.shape[0])  # fewer columns survive only for (numerically) low-rank A
-    return NystromApprox(U[:, :rank], lam[:rank], ell, nu, xp)
+    return NystromApprox(U[:, :rank], lam[:rank], ell, nu)
 
 
 #: Defaults of the adaptive rank rule; see :func:`rnla.nystrom_pcg`.
@@ -264,7 +263,7 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
         ell = Omega.shape[1]
         B, nu = _nystrom_factor(Omega, Y, xp)
     U, lam = _eigenpairs(xp, B, nu)
-    return NystromApprox(U, lam, ell, nu, xp)
+    return NystromApprox(U, lam, ell, nu)
 
 
 
