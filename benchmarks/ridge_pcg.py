@@ -228,8 +228,8 @@ def target_lines(results):
         ideal = cg["iterations"] * res["t_mv"] / products
         lines.append(
             f"  - Why: plain CG needs only {cg['iterations']} iterations here (the large eigenvalues are "
-            f"few and well separated, so CG converges superlinearly despite κ ≈ 1e6). One Gram matvec "
-            f"takes {res['t_mv'] * 1e3:.0f} ms (memory-bound), one sketch column "
+            f"few and well separated, so CG converges superlinearly although λ₁/μ is of order 1e6). "
+            f"One Gram matvec takes {res['t_mv'] * 1e3:.0f} ms (memory-bound), one sketch column "
             f"{res['t_col'] * 1e3:.1f} ms inside the rank-{res['rank']} block product (compute-bound). "
             f"Even with no overhead beyond products, {ours['iterations']} PCG iterations plus the sketch "
             f"cost {products:.2f} s, a ratio of at "
