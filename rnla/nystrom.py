@@ -266,7 +266,6 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
     return NystromApprox(U, lam, ell, nu)
 
 
-
 class NystromPreconditioner:
     """Nyström preconditioner for ``A + μI`` (Frangella, Tropp and Udell 2021).
 
