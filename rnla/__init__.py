@@ -1,19 +1,34 @@
 """rnla: randomized numerical linear algebra on NumPy, CuPy and any array-API backend."""
 
+from .eigen import EigshNoConvergence, eigsh
 from .krylov import SolveResult, nystrom_pcg, pcg
+from .lanczos import LanczosResult, lanczos
 from .nystrom import NystromApprox, NystromPreconditioner, nystrom
 from .operators import GramOperator, Operator, as_operator
+from .spectrum import SLQResult, plot_spectral_density, slq, spectral_density
+from .trace_estimation import TraceResult, effective_dimension, trace
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EigshNoConvergence",
     "GramOperator",
+    "LanczosResult",
     "NystromApprox",
     "NystromPreconditioner",
     "Operator",
+    "SLQResult",
     "SolveResult",
+    "TraceResult",
     "as_operator",
+    "effective_dimension",
+    "eigsh",
+    "lanczos",
     "nystrom",
     "nystrom_pcg",
     "pcg",
+    "plot_spectral_density",
+    "slq",
+    "spectral_density",
+    "trace",
 ]

@@ -22,12 +22,14 @@ __all__ = [
     "device_of",
     "eigh",
     "float_dtype",
+    "from_numpy",
     "is_cupy_namespace",
     "is_sparse",
     "random_normal",
     "random_sign",
     "solve_triangular",
     "to_float",
+    "to_numpy",
 ]
 
 
@@ -245,3 +247,34 @@ def eigh(xp, A):
 def to_float(x) -> float:
     """A 0-d array (any backend) or number as a Python float (one device sync on GPU)."""
     return float(x)
+
+
+def to_numpy(x) -> np.ndarray:
+    """Copy a small array of any backend to the host as a NumPy array (one transfer on GPU).
+
+    Meant for small results (tridiagonal coefficients, projected matrices), never for data.
+
+    Examples
+    --------
+    >>> to_numpy(array_namespace(np.ones(1)).ones(2))
+    array([1., 1.])
+    """
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    return np.asarray(x)
+
+
+def from_numpy(xp, a, *, dtype=None, device=None):
+    """The host array ``a`` in namespace ``xp`` on ``device`` (one transfer on GPU).
+
+    Examples
+    --------
+    >>> xp = array_namespace(np.ones(1))
+    >>> from_numpy(xp, np.arange(3), dtype=np.float32)
+    array([0., 1., 2.], dtype=float32)
+    """
+    if dtype is not None:
+        a = np.asarray(a, dtype=_numpy_dtype(dtype))
+    if array_api_compat.is_numpy_namespace(xp):
+        return a
+    return xp.asarray(a, device=device)
