@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import scipy.sparse as sp
+
 from rnla.datasets import make_decaying_regression, make_random_features_regression
 
 
@@ -16,6 +19,17 @@ def make_r2():
     X, y = make_random_features_regression(20000, 8000, n_inputs=8, bandwidth=4.0, noise=0.1,
                                            random_state=1)
     return X, y, 1e-6
+
+
+def make_s1(n=20000):
+    """S1: sparse SPD A = BᵀB + diag(d), B = scipy.sparse.random(n, n, density=5e-4, seed 0), d ~ U(0, 1).
+
+    B has about 10 nonzeros per row with values uniform on [0, 1); d is drawn by
+    ``numpy.random.default_rng(0)``.
+    """
+    B = sp.random(n, n, density=5e-4, random_state=0, format="csr")
+    d = np.random.default_rng(0).uniform(0.0, 1.0, n)
+    return (B.T @ B + sp.diags(d)).tocsr()
 
 
 PROBLEMS = {"R1": make_r1, "R2": make_r2}

@@ -192,8 +192,7 @@ def lanczos(A, num_steps, *, v0=None, reorthogonalize=True, return_basis=False, 
     beta = xp.stack(betas, axis=1)
     broken = _backend.to_numpy(beta) == 0
     steps = np.where(broken.any(axis=1), broken.argmax(axis=1) + 1, m)
-    if basis is not None:
-        basis = xp.permute_dims(basis, (0, 2, 1))  # (p, n, m)
+    basis = xp.permute_dims(basis, (0, 2, 1)) if return_basis else None  # (p, n, m)
     if single:
         return LanczosResult(alpha[0, :], beta[0, :], int(steps[0]), None if basis is None else basis[0, ...])
     return LanczosResult(alpha, beta, steps, basis)

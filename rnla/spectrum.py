@@ -11,6 +11,7 @@ without reorthogonalisation, which quadrature does not need.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,13 +174,13 @@ def spectral_density(A, *, num_probes=20, num_steps=100, grid=None, num_points=1
     >>> bool(abs(t[np.argmax(phi)]) < 0.02 or abs(t[np.argmax(phi)] - 1) < 0.02)
     True
     """
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 < sigma < math.inf:
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not 0 < float(sigma) < math.inf:
         raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
     n, nodes, weights, matvecs = _quadrature(A, num_probes, num_steps, random_state, like)
     active = weights > 0
     lo, hi = float(nodes[active].min()), float(nodes[active].max())
     span = hi - lo if hi > lo else max(abs(hi), 1.0)
-    width = sigma * span
+    width = float(sigma) * span
     if grid is None:
         num_points = check_positive_int(num_points, "num_points")
         grid = np.linspace(lo - 4 * width, hi + 4 * width, max(num_points, 2))
@@ -259,10 +260,11 @@ def plot_spectral_density(grid, density, path=None, *, eigenvalues=None, xscale=
     if eigenvalues is not None:
         eig = np.asarray(eigenvalues, dtype=np.float64).ravel()
         eig = eig[eig > 0] if xscale == "log" else eig
+        lo, hi = (eig.min(), eig.max()) if eig.size else (1.0, 1.0)
         if xscale == "log":
-            edges = np.geomspace(eig.min(), eig.max(), 60)
+            edges = np.geomspace(lo / 1.05, hi * 1.05, 60) if hi <= 1.05**2 * lo else np.geomspace(lo, hi, 60)
         else:
-            edges = np.linspace(grid.min(), grid.max(), 80)
+            edges = np.linspace(min(grid.min(), lo), max(grid.max(), hi), 80)
         ax.hist(eig, bins=edges, density=True, alpha=0.35, color="tab:gray", label="exact eigenvalues")
     ax.plot(grid[keep], shown[keep], color="tab:blue", label=label)
     ax.set_xscale(xscale)

@@ -91,7 +91,8 @@ def _xtrace(op, m, xp, dtype, device, rng):
     # Leaving out probe i removes the direction s_i ∝ R⁻ᵀ e_i from range(Q).
     d = xp.abs(xp.linalg.diagonal(R))
     floor = float(xp.finfo(dtype).eps) * _backend.to_float(xp.max(d))
-    R = R + xp.eye(s, dtype=dtype, device=device) * xp.where(d > floor, xp.zeros_like(d), xp.zeros_like(d) + floor)
+    shift = xp.where(d > floor, xp.zeros_like(d), xp.zeros_like(d) + floor)
+    R = R + xp.eye(s, dtype=dtype, device=device) * shift
     S = xp.matrix_transpose(_backend.solve_triangular(xp, R, xp.eye(s, dtype=dtype, device=device),
                                                       lower=False))
     S = S / xp.linalg.vector_norm(S, axis=0)
@@ -183,7 +184,9 @@ def effective_dimension(A, mu, *, method="auto", rank="auto", num_probes=30, num
     level) or reaches 1024 columns. ``'slq'`` estimates ``tr f(A)``, ``f(t) = t/(t + μ)``,
     by stochastic Lanczos quadrature (:func:`rnla.slq`; unbiased up to quadrature error).
     ``'auto'`` first tries a sketch of at most 128 columns: if it reveals a numerical
-    rank below that, the Nyström value is exact and returned; otherwise SLQ is used.
+    rank below that and a worst-case bound on what the missed eigenvalues could add is
+    below ``1e-3·d_eff`` (in practice the Nyström value is then exact to rounding), that
+    value is returned; otherwise SLQ is used.
 
     Parameters
     ----------
@@ -239,7 +242,7 @@ def effective_dimension(A, mu, *, method="auto", rank="auto", num_probes=30, num
             size = int(rank)
         lam = approx.eigvals
         value = _backend.to_float(xp.sum(lam / (lam + mu)))
-        if method == "nystrom" or approx.sketch_size >= n or _rank_revealed(xp, lam, size):
+        if method == "nystrom" or approx.sketch_size >= n or _tail_negligible(xp, approx, size, n, mu, value):
             return value
     from .spectrum import slq
 
@@ -247,10 +250,20 @@ def effective_dimension(A, mu, *, method="auto", rank="auto", num_probes=30, num
                like=like)
 
 
-def _rank_revealed(xp, lam, size) -> bool:
-    """Whether the Nyström eigenvalues fall to rounding level within ``size`` of them."""
-    if lam.shape[0] < size:
+def _tail_negligible(xp, approx, size, n, mu, value) -> bool:
+    """Whether the eigenvalues the Nyström sketch missed cannot change ``d_eff`` noticeably.
+
+    The sketch must have revealed the numerical rank (its trailing eigenvalue at rounding
+    level, within ``size`` columns), and ``n − ℓ`` missed eigenvalues, each a hundred times
+    that trailing value plus the rounding level ``ν/√n`` of the sketch, must add less than
+    ``1e-3·d_eff``: a worst-case bound, the actual error is usually far smaller.
+    """
+    lam = approx.eigvals
+    eps = float(xp.finfo(lam.dtype).eps)
+    if lam.shape[0] == 0:
         return True
-    top = _backend.to_float(lam[0])
-    floor = ADAPTIVE_TOL * math.sqrt(float(xp.finfo(lam.dtype).eps)) * top
-    return top == 0 or _backend.to_float(lam[-1]) <= floor
+    top, last = _backend.to_float(lam[0]), _backend.to_float(lam[-1])
+    if lam.shape[0] >= size and last > ADAPTIVE_TOL * math.sqrt(eps) * top:
+        return False
+    level = 100.0 * last + float(approx.shift) / math.sqrt(n)
+    return (n - approx.sketch_size) * level / mu <= 1e-3 * max(value, 1.0)
