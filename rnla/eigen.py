@@ -74,9 +74,12 @@ def eigsh(A, k=6, *, which="LA", v0=None, ncv=None, maxiter=None, tol=0.0, retur
     most wanted Ritz vectors plus the residual. A Ritz pair ``(θ, y)`` has converged when
     its residual ``‖A y − θ y‖`` (read off the projected problem) is at most
     ``tol · max(|θ|, eps^(2/3)·‖A‖)`` (ARPACK's rule, made scale-free) or at most
-    ``eps·‖A‖``, the attainable accuracy of any eigensolver in floating point. If the Krylov space becomes
-    invariant, the process restarts from a random vector orthogonal to the kept ones, so
-    missing copies of repeated eigenvalues are still found.
+    ``ncv·eps·‖A‖``, the accuracy attainable in floating point with a basis of ``ncv``
+    vectors (it also keeps clusters of equal eigenvalues from stalling the test). If the Krylov space becomes
+    invariant, the process continues from a random vector orthogonal to the basis, and
+    once the wanted pairs have converged after such a breakdown, one more restart from a
+    random vector in the complement of the converged vectors must leave them unchanged
+    before they are returned: this finds further copies of repeated eigenvalues.
 
     Parameters
     ----------
@@ -160,44 +163,36 @@ def eigsh(A, k=6, *, which="LA", v0=None, ncv=None, maxiter=None, tol=0.0, retur
     eps = float(xp.finfo(dtype).eps)
     tol = tol if tol > 0 else eps
     solver.start(q0[:, 0])
+    checked = None  # wanted values at the last convergence that followed a breakdown
     for cycle in range(maxiter):
         theta, S, resid = solver.expand()
         order = _ranking(theta, which, low, high)
         wanted = order[:k]
         floor = eps ** (2.0 / 3.0) * solver.anorm
-        bound = np.maximum(tol * np.maximum(np.abs(theta[wanted]), floor), eps * solver.anorm)
+        bound = np.maximum(tol * np.maximum(np.abs(theta[wanted]), floor), ncv * eps * solver.anorm)
         converged = resid[wanted] <= bound
-        if bool(np.all(converged)) and _complement_checked(solver, theta, which, low, high, eps):
-            return _finish(solver, theta, S, wanted, return_eigenvectors)
+        keep = order[: _keep_count(k, ncv, theta.shape[0], int(converged.sum()))]
+        probe = False
+        if bool(np.all(converged)):
+            # After a breakdown (an invariant subspace), residuals cannot reveal eigenvalues
+            # hidden in the unexplored complement, such as further copies of a repeated one.
+            # Accept only once a random restart in that complement left the answer unchanged.
+            values = np.sort(theta[wanted])
+            slack = 1e3 * eps * solver.anorm
+            if not solver.saw_breakdown or (checked is not None
+                                            and np.allclose(values, checked, rtol=0, atol=slack)):
+                return _finish(solver, theta, S, wanted, return_eigenvectors)
+            # Keep only the converged wanted vectors: their coupling to the dropped residual
+            # is below the tolerance, while that of unconverged ones is not.
+            checked, probe, keep = values, True, wanted
         if cycle == maxiter - 1:
             break
-        solver.restart(theta, S, order[: _keep_count(k, ncv, theta.shape[0], int(converged.sum()))])
+        solver.restart(theta, S, keep, random=probe)
     good = wanted[converged]
     w, V = _finish(solver, theta, S, good, True)
     raise EigshNoConvergence(
         f"eigsh: {good.size} of {k} eigenpairs converged in {maxiter} restarts "
         f"({solver.matvecs} products); raise maxiter or ncv, or loosen tol", w, V)
-
-
-def _complement_checked(solver, theta, which, low, high, eps):
-    """After random restarts, whether the last one found nothing better than the wanted set.
-
-    A random start after a breakdown explores the orthogonal complement of the invariant
-    subspace found so far; run to its own breakdown, its Ritz values are exact eigenvalues
-    of that complement. If one of them still beats the worst wanted value, further copies
-    of wanted eigenvalues (or new ones) may remain, and the run must go on.
-    """
-    if not solver.random_starts:
-        return True
-    vals = solver.probe_eigenvalues
-    if vals is None:  # the last random start has not run to a breakdown yet
-        return False
-    slack = 1e3 * eps * solver.anorm
-    if which == "LM":  # theta is ascending; the wanted are the k = high largest |θ|
-        return float(np.max(np.abs(vals))) <= float(np.sort(np.abs(theta))[-high]) + slack
-    top_ok = high == 0 or float(np.max(vals)) <= float(theta[-high]) + slack
-    bottom_ok = low == 0 or float(np.min(vals)) >= float(theta[low - 1]) - slack
-    return top_ok and bottom_ok
 
 
 def _keep_count(k, ncv, m, nconv):
@@ -227,12 +222,12 @@ class _ThickRestart:
         n = op.shape[0]
         self.op, self.xp, self.dtype, self.device, self.ncv, self.rng = op, xp, dtype, device, ncv, rng
         self.basis = xp.zeros((ncv + 1, n), dtype=dtype, device=device)  # Lanczos vectors as rows
-        self.H = xp.zeros((ncv, ncv), dtype=dtype, device=device)
+        self.alphas = xp.zeros((ncv,), dtype=dtype, device=device)
+        self.theta_kept = np.zeros(0)  # Ritz values of the kept vectors (host)
         self.betas = xp.zeros((ncv,), dtype=dtype, device=device)
         self.kept = 0  # Ritz vectors at the head of the basis
         self.coupling = np.zeros(0)  # their coupling to the next vector: β·(last row of S)
-        self.restarted_randomly = False  # whether the vector after the kept ones is random
-        self.random_starts, self.probe_eigenvalues = [], None
+        self.saw_breakdown = False  # whether any Krylov space so far became invariant
         self.anorm = 0.0
         self.matvecs = 0
         self.bd_tol = _breakdown_tol(n, dtype, xp)
@@ -267,7 +262,7 @@ class _ThickRestart:
             if w.dtype != self.dtype:
                 w = xp.astype(w, self.dtype)
             w, coef = self._orthogonalize(w, i + 1)
-            self.H[: i + 1, i] = coef
+            self.alphas[i] = coef[i]
             beta = xp.linalg.vector_norm(w)
             self.betas[i] = beta
             self.basis[i + 1, :] = w / xp.where(beta > 0, beta, one)
@@ -282,59 +277,64 @@ class _ThickRestart:
         products made after the breakdown are repeated, which only costs in that rare case.
         """
         p = self.kept
-        start, breaks = p, []
-        starts = [p] if self.restarted_randomly else []
+        start = p
         while True:
             self._grow(start)
-            # One transfer per cycle: the small projected matrix and the residual norms.
-            H = _backend.to_numpy(self.H).astype(np.float64)
+            # One transfer per cycle: the Lanczos coefficients of the new vectors.
+            alphas = _backend.to_numpy(self.alphas).astype(np.float64)
             betas = _backend.to_numpy(self.betas).astype(np.float64)
-            self.anorm = max(self.anorm, float(np.max(np.sum(np.abs(H), axis=0))), float(betas.max()))
+            H = self._projected(alphas, betas)
+            self.anorm = max(self.anorm, float(np.max(np.sum(np.abs(H), axis=0))), float(betas[-1]))
             small = np.flatnonzero(betas[start: self.ncv - 1] <= self.bd_tol * self.anorm)
             if small.size == 0:
                 break
             i = start + int(small[0])
-            breaks.append(i)
-            self.betas[i] = 0.0
+            self.betas[i] = 0.0  # no coupling to the random vector that follows
             self.basis[i + 1, :] = self._random_orthogonal(i + 1)
+            self.saw_breakdown = True
             start = i + 1
-        for i in breaks:  # the new vector is orthogonal to an invariant subspace: no coupling
-            H[: i + 1, i + 1] = 0.0
-        if p:
-            # The arrow coupling of the kept Ritz vectors is known exactly from the last cycle;
-            # recomputed by inner products it would stall at rounding level (eps·‖A‖).
-            H[:p, p] = self.coupling
-        H = np.triu(H) + np.triu(H, 1).T
         theta, S = np.linalg.eigh(H)
         self.beta_last = betas[-1]
         self.broken = self.beta_last <= self.bd_tol * self.anorm
         if self.broken:
             self.beta_last = 0.0
-        # Blocks that began at a random vector and ended in a breakdown are decoupled from
-        # the rest of H; the eigenvalues of the last one describe the unexplored complement.
-        starts += [i + 1 for i in breaks]
-        ends = [*breaks, self.ncv - 1] if self.broken else breaks
-        self.random_starts = starts
-        self.probe_eigenvalues = None
-        for s in reversed(starts):
-            e = next((e for e in ends if e >= s), None)
-            if e is not None:
-                self.probe_eigenvalues = np.linalg.eigvalsh(H[s: e + 1, s: e + 1])
-                break
+            self.saw_breakdown = True
         return theta, S, np.abs(self.beta_last * S[-1, :])
 
-    def restart(self, theta, S, keep):
-        """Restart from the Ritz vectors ``keep`` plus the residual (or a fresh random vector)."""
+    def _projected(self, alphas, betas):
+        """``H = VᵀAV`` in thick-restart form: the kept Ritz values with their arrow coupling
+        to vector ``p``, then the tridiagonal of the Lanczos steps since.
+
+        The entries this structure says are zero are set to zero, not taken from the
+        Gram-Schmidt coefficients (which are zero only up to rounding); the coupling is the
+        one known from the last cycle, since recomputed it would stall convergence at
+        rounding level (``eps·‖A‖``).
+        """
+        p, m = self.kept, self.ncv
+        H = np.zeros((m, m))
+        idx = np.arange(m)
+        H[idx[:p], idx[:p]] = self.theta_kept
+        H[idx[p:], idx[p:]] = alphas[p:]
+        off = betas[p: m - 1]
+        H[idx[p: m - 1], idx[p + 1:]] = off
+        H[idx[p + 1:], idx[p: m - 1]] = off
+        H[:p, p] = H[p, :p] = self.coupling
+        return H
+
+    def restart(self, theta, S, keep, random=False):
+        """Restart from the Ritz vectors ``keep`` plus the residual, or a fresh random vector.
+
+        The random vector replaces the residual after a breakdown (the residual is zero), or
+        on request (``random``) to probe the complement of the kept vectors.
+        """
         xp = self.xp
         p = len(keep)
         Sk = _backend.from_numpy(xp, S[:, keep], dtype=self.dtype, device=self.device)
         ritz = xp.matmul(xp.matrix_transpose(Sk), self.basis[: self.ncv, :])  # (p, n)
         residual = self.basis[self.ncv, :]
         self.basis[:p, :] = ritz
-        self.basis[p, :] = self._random_orthogonal(p) if self.broken else residual
-        self.restarted_randomly = self.broken
-        self.coupling = self.beta_last * S[-1, keep]
-        H = np.zeros((self.ncv, self.ncv))
-        H[np.arange(p), np.arange(p)] = theta[keep]
-        self.H = _backend.from_numpy(xp, H, dtype=self.dtype, device=self.device)
+        fresh = self.broken or random
+        self.basis[p, :] = self._random_orthogonal(p) if fresh else residual
+        self.coupling = np.zeros(p) if fresh else self.beta_last * S[-1, keep]
+        self.theta_kept = theta[keep]
         self.kept = p
