@@ -35,3 +35,17 @@ def cupy():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _serial_blas():
+    """One BLAS thread for the whole suite: the test matrices are small, and NumPy and SciPy each
+    bundle an OpenBLAS whose thread pools, oversubscribing two cores, slow small factorizations
+    several-fold. Benchmarks, not tests, measure threaded speed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

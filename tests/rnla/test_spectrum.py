@@ -50,19 +50,6 @@ def gaussian(t, center, width):
     return np.exp(-0.5 * ((t - center) / width) ** 2) / (width * math.sqrt(2 * math.pi))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _serial_blas():
-    """One BLAS thread: the matrices here are small, and NumPy and SciPy each bundle an OpenBLAS
-    whose thread pools, oversubscribing two cores, slow the many small factorizations tenfold."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 class CountingLinearOperator(spla.LinearOperator):
     """Dense ``A`` as a SciPy ``LinearOperator`` counting products (each matmat column counts)."""
 

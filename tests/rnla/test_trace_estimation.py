@@ -56,19 +56,6 @@ def exact_deff(lam, mu):
     return float(np.sum(lam / (lam + mu)))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _serial_blas():
-    """One BLAS thread: the matrices here are small, and NumPy and SciPy each bundle an OpenBLAS
-    whose thread pools, oversubscribing two cores, slow the many small factorizations tenfold."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 class CountingLinearOperator(spla.LinearOperator):
     """Dense ``A`` as a SciPy ``LinearOperator`` counting products (each matmat column counts)."""
 
