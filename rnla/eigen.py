@@ -219,7 +219,7 @@ def _finish(solver, theta, S, idx, vectors):
 
 
 class _ThickRestart:
-    """State of a thick-restart Lanczos run: the basis (rows), projected matrix, counters."""
+    """State of a thick-restart Lanczos run: the basis (rows), Lanczos coefficients, counters."""
 
     def __init__(self, op, xp, dtype, device, ncv, rng):
         n = op.shape[0]
@@ -284,8 +284,7 @@ class _ThickRestart:
         while True:
             self._grow(start)
             # One transfer per cycle: the Lanczos coefficients of the new vectors.
-            alphas = _backend.to_numpy(self.alphas).astype(np.float64)
-            betas = _backend.to_numpy(self.betas).astype(np.float64)
+            alphas, betas = _backend.to_numpy(self.xp.stack([self.alphas, self.betas])).astype(np.float64)
             H = self._projected(alphas, betas)
             self.anorm = max(self.anorm, float(np.max(np.sum(np.abs(H), axis=0))), float(betas[-1]))
             small = np.flatnonzero(betas[start: self.ncv - 1] <= self.bd_tol * self.anorm)

@@ -21,6 +21,7 @@ from ._validation import check_positive_int
 from .lanczos import lanczos
 from .nystrom import _resolve
 from .operators import as_operator
+from .trace_estimation import _std_error
 
 __all__ = ["SLQResult", "plot_spectral_density", "slq", "spectral_density"]
 
@@ -122,8 +123,7 @@ def slq(A, f, *, num_probes=30, num_steps=50, random_state=None, full_output=Fal
     estimate = float(per_probe.mean())
     if not full_output:
         return estimate
-    error = float(per_probe.std(ddof=1) / math.sqrt(per_probe.size)) if per_probe.size > 1 else math.inf
-    return estimate, SLQResult(estimate, error, nodes, weights, matvecs)
+    return estimate, SLQResult(estimate, _std_error(per_probe), nodes, weights, matvecs)
 
 
 def spectral_density(A, *, num_probes=20, num_steps=100, grid=None, num_points=1000, sigma=0.01,

@@ -244,7 +244,7 @@ def effective_dimension(A, mu, *, method="auto", rank="auto", num_probes=30, num
         value = _backend.to_float(xp.sum(lam / (lam + mu)))
         if method == "nystrom" or approx.sketch_size >= n or _tail_negligible(xp, approx, size, n, mu, value):
             return value
-    from .spectrum import slq
+    from .spectrum import slq  # here, not at the top: spectrum imports this module
 
     return slq(op, lambda t: t / (t + mu), num_probes=num_probes, num_steps=num_steps, random_state=rng,
                like=like)
