@@ -1,7 +1,11 @@
 """Reference constructions shared by the rnla test modules."""
 
 import numpy as np
+import pytest
+import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+
+from rnla import as_operator
 
 
 def psd_matrix(eigvals, seed=0, dtype=np.float64):
@@ -23,3 +27,36 @@ def scipy_cg_counted(A, b, **kwargs):
 
     x, info = spla.cg(A, b, callback=callback, **kwargs)
     return x, info, count[0]
+
+
+class CountingLinearOperator(spla.LinearOperator):
+    """``A`` (dense or sparse) as a SciPy ``LinearOperator`` that counts its products; each
+    column of a block product counts as one."""
+
+    def __init__(self, A):
+        super().__init__(dtype=A.dtype, shape=A.shape)
+        self.A = A
+        self.count = 0
+
+    def _matvec(self, x):
+        self.count += 1
+        return self.A @ x
+
+    def _matmat(self, X):
+        self.count += X.shape[1]
+        return self.A @ X
+
+
+def input_forms():
+    """``pytest.param``s of functions turning a dense matrix into each accepted operator form."""
+    return [
+        pytest.param(lambda A: A, id="dense"),
+        pytest.param(sp.csr_matrix, id="csr_matrix"),
+        pytest.param(sp.csc_matrix, id="csc_matrix"),
+        pytest.param(sp.coo_matrix, id="coo_matrix"),
+        pytest.param(sp.csr_array, id="csr_array"),
+        pytest.param(spla.aslinearoperator, id="LinearOperator"),
+        pytest.param(lambda A: (A.shape, lambda v: A @ v), id="tuple-matvec"),
+        pytest.param(lambda A: (A.shape, lambda v: A @ v, lambda V: A @ V), id="tuple-matmat"),
+        pytest.param(as_operator, id="Operator"),
+    ]

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from helpers import psd_matrix
+from helpers import input_forms, psd_matrix
 from helpers import scipy_cg_counted as scipy_cg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
-from rnla import GramOperator, NystromPreconditioner, SolveResult, as_operator, nystrom, nystrom_pcg, pcg
+from rnla import GramOperator, NystromPreconditioner, SolveResult, nystrom, nystrom_pcg, pcg
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -675,19 +675,7 @@ def test_invalid_operators(small_problem):
 # ------------------------------------------------------------------ input types
 
 
-def _input_forms():
-    return [
-        pytest.param(lambda A: A, id="dense"),
-        pytest.param(lambda A: sp.csr_matrix(A), id="csr_matrix"),
-        pytest.param(lambda A: sp.csr_array(A), id="csr_array"),
-        pytest.param(lambda A: spla.aslinearoperator(A), id="LinearOperator"),
-        pytest.param(lambda A: (A.shape, lambda v: A @ v), id="tuple-matvec"),
-        pytest.param(lambda A: (A.shape, lambda v: A @ v, lambda V: A @ V), id="tuple-matmat"),
-        pytest.param(lambda A: as_operator(A), id="Operator"),
-    ]
-
-
-@pytest.mark.parametrize("make", _input_forms())
+@pytest.mark.parametrize("make", input_forms())
 def test_input_forms_pcg(make):
     A, b = spd_problem(50, cond=100.0, seed=54)
     A[np.abs(A) < 0.5] = 0.0  # some sparsity, still symmetric
@@ -697,7 +685,7 @@ def test_input_forms_pcg(make):
     assert rel_err(x, np.linalg.solve(A, b)) <= 1e-7
 
 
-@pytest.mark.parametrize("make", _input_forms())
+@pytest.mark.parametrize("make", input_forms())
 @pytest.mark.parametrize("rank", ["auto", 15])
 def test_input_forms_nystrom_pcg(make, rank):
     n, mu = 80, 1e-3
@@ -767,7 +755,7 @@ def test_dtype_is_preserved(dtype, solver):
     assert rel_err(x, np.linalg.solve(Amu, b.astype(np.float64))) <= (1e-2 if dtype == np.float32 else 1e-7)
 
 
-@pytest.mark.parametrize("make", _input_forms())
+@pytest.mark.parametrize("make", input_forms())
 def test_float32_input_forms(make):
     n, mu = 60, 1e-2
     A = psd_matrix(decaying(n), seed=62, dtype=np.float32)

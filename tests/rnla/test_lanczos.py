@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from helpers import psd_matrix
+from helpers import input_forms, psd_matrix
 from numpy.polynomial import chebyshev
 
-from rnla import LanczosResult, as_operator, lanczos
+from rnla import LanczosResult, lanczos
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -414,20 +414,7 @@ def test_invalid_operators(small_matrix):
 # ------------------------------------------------------------ dtypes and backends
 
 
-def _input_forms():
-    return [
-        pytest.param(lambda A: A, id="dense"),
-        pytest.param(lambda A: sp.csr_matrix(A), id="csr_matrix"),
-        pytest.param(lambda A: sp.csr_array(A), id="csr_array"),
-        pytest.param(lambda A: sp.coo_matrix(A), id="coo_matrix"),
-        pytest.param(lambda A: spla.aslinearoperator(A), id="LinearOperator"),
-        pytest.param(lambda A: (A.shape, lambda v: A @ v), id="tuple-matvec"),
-        pytest.param(lambda A: (A.shape, lambda v: A @ v, lambda V: A @ V), id="tuple-matmat"),
-        pytest.param(lambda A: as_operator(A), id="Operator"),
-    ]
-
-
-@pytest.mark.parametrize("make", _input_forms())
+@pytest.mark.parametrize("make", input_forms())
 @pytest.mark.parametrize("block", [False, True])
 def test_input_forms_agree(make, block):
     n, m = 50, 15

@@ -18,14 +18,12 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
-from helpers import psd_matrix
+from helpers import CountingLinearOperator, input_forms, psd_matrix
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.integrate import cumulative_trapezoid, trapezoid
 from scipy.stats import wasserstein_distance
 
-import rnla
 from rnla import SLQResult, plot_spectral_density, slq, spectral_density, trace
 
 # ----------------------------------------------------------------------------- helpers
@@ -48,23 +46,6 @@ def cdf_w1(grid, density, eigvals):
 
 def gaussian(t, center, width):
     return np.exp(-0.5 * ((t - center) / width) ** 2) / (width * math.sqrt(2 * math.pi))
-
-
-class CountingLinearOperator(spla.LinearOperator):
-    """Dense ``A`` as a SciPy ``LinearOperator`` counting products (each matmat column counts)."""
-
-    def __init__(self, A):
-        super().__init__(dtype=A.dtype, shape=A.shape)
-        self.A = A
-        self.count = 0
-
-    def _matvec(self, x):
-        self.count += 1
-        return self.A @ x
-
-    def _matmat(self, X):
-        self.count += X.shape[1]
-        return self.A @ X
 
 
 @pytest.fixture(scope="module")
@@ -231,17 +212,7 @@ def test_slq_error_estimate_consistent_with_spread_over_seeds():
 # -------------------------------------------------------------- slq input forms
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        pytest.param(sp.csr_matrix, id="csr_matrix"),
-        pytest.param(sp.csr_array, id="csr_array"),
-        pytest.param(spla.aslinearoperator, id="LinearOperator"),
-        pytest.param(lambda A: (A.shape, lambda v: A @ v, lambda V: A @ V), id="tuple-matmat"),
-        pytest.param(lambda A: (A.shape, lambda v: A @ v), id="tuple-matvec"),
-        pytest.param(rnla.as_operator, id="Operator"),
-    ],
-)
+@pytest.mark.parametrize("make", input_forms())
 def test_slq_input_forms_agree_with_dense(make):
     A = psd_matrix(np.linspace(1.0, 5.0, 60), seed=14)
     ref = slq(A, np.log, num_probes=4, num_steps=12, random_state=2)

@@ -16,8 +16,7 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
-from helpers import psd_matrix
+from helpers import CountingLinearOperator, input_forms, psd_matrix
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,23 +53,6 @@ def estimates(A, method, num_matvecs, seeds):
 def exact_deff(lam, mu):
     lam = np.clip(lam, 0.0, None)
     return float(np.sum(lam / (lam + mu)))
-
-
-class CountingLinearOperator(spla.LinearOperator):
-    """Dense ``A`` as a SciPy ``LinearOperator`` counting products (each matmat column counts)."""
-
-    def __init__(self, A):
-        super().__init__(dtype=A.dtype, shape=A.shape)
-        self.A = A
-        self.count = 0
-
-    def _matvec(self, x):
-        self.count += 1
-        return self.A @ x
-
-    def _matmat(self, X):
-        self.count += X.shape[1]
-        return self.A @ X
 
 
 @pytest.fixture(scope="module")
@@ -338,18 +320,7 @@ def test_array_api_strict_input(method):
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize(
-    "make",
-    [
-        pytest.param(sp.csr_matrix, id="csr_matrix"),
-        pytest.param(sp.csc_matrix, id="csc_matrix"),
-        pytest.param(sp.csr_array, id="csr_array"),
-        pytest.param(spla.aslinearoperator, id="LinearOperator"),
-        pytest.param(lambda A: (A.shape, lambda v: A @ v, lambda V: A @ V), id="tuple-matmat"),
-        pytest.param(lambda A: (A.shape, lambda v: A @ v), id="tuple-matvec"),
-        pytest.param(rnla.as_operator, id="Operator"),
-    ],
-)
+@pytest.mark.parametrize("make", input_forms())
 def test_input_forms_agree_with_dense(method, make):
     rng = np.random.default_rng(20)
     A = psd_matrix(decaying(50), seed=20)
