@@ -1,6 +1,23 @@
-"""optim: optimizers built on :mod:`rnla` (PROMISE family, NNCG, FOSI, estimators).
+"""optim: optimizers built on :mod:`rnla`.
 
-The solvers arrive with later issues; this package currently exports nothing.
+Finite-sum GLM objectives and objectives given by callables (:mod:`optim.problems`), the
+subsampled-Hessian Nyström preconditioner (:mod:`optim.preconditioners`) and the PROMISE
+family of preconditioned stochastic solvers (:mod:`optim.sketchy`).
 """
 
-__all__: list[str] = []
+from .preconditioners import SketchyPreconditioner, hessian_preconditioner, preconditioned_smoothness
+from .problems import LeastSquares, Logistic, Objective
+from .sketchy import sketchy_katyusha, sketchy_saga, sketchy_sgd, sketchy_svrg
+
+__all__ = [
+    "LeastSquares",
+    "Logistic",
+    "Objective",
+    "SketchyPreconditioner",
+    "hessian_preconditioner",
+    "preconditioned_smoothness",
+    "sketchy_katyusha",
+    "sketchy_saga",
+    "sketchy_sgd",
+    "sketchy_svrg",
+]

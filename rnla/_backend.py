@@ -25,9 +25,12 @@ __all__ = [
     "from_numpy",
     "is_cupy_namespace",
     "is_sparse",
+    "permutation",
     "random_normal",
     "random_sign",
+    "set_items",
     "solve_triangular",
+    "take_rows",
     "to_float",
     "to_numpy",
 ]
@@ -278,3 +281,64 @@ def from_numpy(xp, a, *, dtype=None, device=None):
     if array_api_compat.is_numpy_namespace(xp):
         return a
     return xp.asarray(a, device=device)
+
+
+def permutation(xp, n, *, device=None, random_state=None):
+    """A random permutation of ``0..n-1`` as an integer array of ``xp`` on ``device``.
+
+    CuPy draws it on the device from a seed taken from the host generator (no transfer).
+
+    Examples
+    --------
+    >>> xp = array_namespace(np.ones(1))
+    >>> sorted(permutation(xp, 5, random_state=0).tolist())
+    [0, 1, 2, 3, 4]
+    """
+    rng = check_random_state(random_state)
+    if is_cupy_namespace(xp):
+        import cupy
+
+        with device if device is not None else contextlib.nullcontext():
+            return cupy.random.default_rng(int(rng.integers(2**63))).permutation(n)
+    perm = rng.permutation(n)
+    if array_api_compat.is_numpy_namespace(xp):
+        return perm
+    return xp.asarray(perm, device=device)
+
+
+def take_rows(xp, X, idx):
+    """Rows ``idx`` of the dense or sparse matrix ``X`` (a sparse batch stays sparse CSR).
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> xp = array_namespace(np.ones(1))
+    >>> take_rows(xp, np.arange(6).reshape(3, 2), np.array([2, 0])).tolist()
+    [[4, 5], [0, 1]]
+    >>> take_rows(xp, sp.eye(3, format="csr"), np.array([1])).toarray().tolist()
+    [[0.0, 1.0, 0.0]]
+    """
+    if is_sparse(X):
+        return X[idx]
+    return xp.take(X, idx, axis=0)
+
+
+def set_items(xp, a, idx, values):
+    """``a[idx] = values`` for a 1-D ``a`` and integer ``idx``; returns the updated array.
+
+    NumPy and CuPy assign in place. The array API standard has no integer-array assignment,
+    so other namespaces (``array_api_strict`` in the tests) go through the host: a slow path
+    meant for checking portability, not for speed.
+
+    Examples
+    --------
+    >>> xp = array_namespace(np.ones(1))
+    >>> set_items(xp, np.zeros(4), np.array([3, 1]), np.array([1.0, 2.0])).tolist()
+    [0.0, 2.0, 0.0, 1.0]
+    """
+    if array_api_compat.is_numpy_namespace(xp) or is_cupy_namespace(xp):
+        a[idx] = values
+        return a
+    host = np.array(to_numpy(a), copy=True)
+    host[to_numpy(idx)] = to_numpy(values)
+    return xp.asarray(host, device=device_of(a))
