@@ -33,3 +33,29 @@ def make_s1(n=20000):
 
 
 PROBLEMS = {"R1": make_r1, "R2": make_r2}
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def make_l1(n=100000, d=500):
+    """L1: X (100000×500) N(0, 1) with column j scaled by 3/j (seed 1), labels Bernoulli(σ(X w0)),
+    w0 ~ 3·N(0, 1); reg = 1e-4 on the mean log-loss; labels in {0, 1}, no intercept."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((n, d)) * (3.0 / np.arange(1, d + 1))
+    w0 = 3.0 * rng.standard_normal(d)
+    y = (rng.random(n) < _sigmoid(X @ w0)).astype(np.float64)
+    return X, y, 1e-4
+
+
+def make_l2(n=50000, n_inputs=10, d=2000):
+    """L2: random features sqrt(2/2000)·cos(Z W + c) of Z (50000×10) N(0, 1) (seed 2), W ~ N(0, 1/16),
+    c ~ U(0, 2π); labels sign(sin(Σ_j Z_j) + 0.3 ε) in {-1, 1}; reg = 1e-5; no intercept."""
+    rng = np.random.default_rng(2)
+    Z = rng.standard_normal((n, n_inputs))
+    W = 0.25 * rng.standard_normal((n_inputs, d))
+    c = rng.uniform(0.0, 2.0 * np.pi, size=d)
+    X = np.sqrt(2.0 / d) * np.cos(Z @ W + c)
+    y = np.where(np.sin(Z.sum(axis=1)) + 0.3 * rng.standard_normal(n) >= 0, 1.0, -1.0)
+    return X, y, 1e-5

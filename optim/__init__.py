@@ -6,12 +6,13 @@ family of preconditioned stochastic solvers (:mod:`optim.sketchy`).
 """
 
 from .preconditioners import SketchyPreconditioner, hessian_preconditioner, preconditioned_smoothness
-from .problems import LeastSquares, Logistic, Objective
+from .problems import LeastSquares, Logistic, Multinomial, Objective
 from .sketchy import sketchy_katyusha, sketchy_saga, sketchy_sgd, sketchy_svrg
 
 __all__ = [
     "LeastSquares",
     "Logistic",
+    "Multinomial",
     "Objective",
     "SketchyPreconditioner",
     "hessian_preconditioner",

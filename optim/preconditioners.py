@@ -176,7 +176,9 @@ def hessian_preconditioner(problem, w, *, rank=DEFAULT_RANK, batch_size=None, rh
         lam_min = _backend.to_float(lam[-1]) if lam.shape[0] else 0.0
         xp = _backend.array_namespace(w)
         eps = float(xp.finfo(w.dtype).eps)
-        rho = max(problem.reg + lam_min, math.sqrt(eps) * lam_max)
+        # A GLM's sketch leaves the penalty out (add it); a callable objective's holds it already.
+        base = max(lam_min, problem.reg) if batch.sketch_includes_penalty else problem.reg + lam_min
+        rho = max(base, math.sqrt(eps) * lam_max)
         if rho <= 0:  # a zero Hessian batch: nothing to precondition
             rho = 1.0
     return SketchyPreconditioner(approx.U, lam, rho)
