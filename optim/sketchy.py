@@ -62,7 +62,7 @@ class _Context:
         """Index arrays of one epoch: a fresh permutation cut into ``⌈n/b⌉`` batches."""
         perm = _backend.permutation(self.xp, self.n, device=self.device, random_state=self.rng)
         b = self.batch_size
-        return [perm[k: k + b] for k in range(0, self.n, b)]
+        return [perm[k: min(k + b, self.n)] for k in range(0, self.n, b)]
 
 
 # --- the four methods: init(ctx, w, g) -> state; epoch(ctx, w, g, state) -> w ------------------------
@@ -307,9 +307,11 @@ def _solve(name, problem, x0, precondition, opts):
             if epoch == 1 or (freq is not None and (epoch - 1) % freq == 0):
                 _refresh(ctx, w, opts, precondition, rng)
             w_prev, f_prev, g_prev, gnorm_prev = w, f, g, gnorm
-            w = epoch_fn(ctx, w, g, state)
-            f, g = full.value_and_grad(w)
-            gnorm = _backend.to_float(xp.linalg.vector_norm(g))
+            # Overflow in a diverging epoch is detected below and reported, not warned about.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                w = epoch_fn(ctx, w, g, state)
+                f, g = full.value_and_grad(w)
+                gnorm = _backend.to_float(xp.linalg.vector_norm(g))
             if not (math.isfinite(f) and math.isfinite(gnorm)) or \
                     f - f0 > DIVERGENCE_FACTOR * (abs(f0) + 1.0):
                 what = "became NaN or infinite" if not math.isfinite(f) or not math.isfinite(gnorm) else \
@@ -336,7 +338,7 @@ def _solve(name, problem, x0, precondition, opts):
                     stop = opts["callback"](info)
                 except StopIteration:
                     stop = True
-                if stop is True and status == 1:
+                if stop is not None and bool(stop) and status == 1:
                     status = 3
     finally:
         progress.close()
@@ -362,7 +364,7 @@ _PARAMS_DOC = """
     batch_size : int, default 256
         Gradient batch size ``b_g`` (capped at ``n``).
     rank : int, default 10
-        Rank of the Nyström preconditioner.
+        Rank of the Nyström preconditioner (capped at the number of parameters).
     hessian_batch_size : int, optional
         Batch size ``b_H`` of the sketched Hessian and of the step-size estimate; ``⌊√n⌋``.
     rho : 'auto' or float, default 'auto'
