@@ -20,6 +20,8 @@ from scipy.optimize import OptimizeResult
 from rnla import _backend
 from rnla._validation import check_nonnegative, check_positive_int
 
+from ._finite_sum import _FiniteSum
+from .glm import _GLM, LeastSquares
 from .preconditioners import (
     DEFAULT_RANK,
     SketchyPreconditioner,
@@ -27,7 +29,6 @@ from .preconditioners import (
     hessian_preconditioner,
     preconditioned_smoothness,
 )
-from .problems import _GLM, LeastSquares, _FiniteSum
 
 __all__ = ["sketchy_katyusha", "sketchy_saga", "sketchy_sgd", "sketchy_svrg"]
 

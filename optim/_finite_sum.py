@@ -1,0 +1,60 @@
+"""The protocol every objective follows for the solvers: ``n_samples``, ``reg``, ``batch(idx)``."""
+
+from __future__ import annotations
+
+from rnla import _backend
+from rnla._validation import check_nonnegative
+
+
+def _check_reg(reg):
+    return check_nonnegative(reg, "reg")
+
+
+class _FiniteSum:
+    """What the solvers need from a problem: ``n_samples``, ``dim``, ``reg``, ``batch(idx)``."""
+
+    n_samples: int | None
+    reg: float
+
+    def batch(self, idx=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_idx(self, idx):
+        if idx is None:
+            return None
+        if self.n_samples is None:
+            raise ValueError("idx was given, but this objective is not a finite sum (n_samples is None)")
+        xp = self._xp_for_idx()
+        idx = xp.asarray(idx) if not hasattr(idx, "dtype") else idx
+        if idx.ndim != 1 or not xp.isdtype(idx.dtype, "integral"):
+            raise ValueError(f"idx must be a 1-D array of integer sample indices, got {idx!r}")
+        if idx.shape[0] == 0:
+            raise ValueError("idx must select at least one sample")
+        lo, hi = _backend.to_float(xp.min(idx)), _backend.to_float(xp.max(idx))
+        if lo < 0 or hi >= self.n_samples:
+            raise ValueError(f"idx must lie in [0, {self.n_samples}), got values in [{lo:g}, {hi:g}]")
+        return idx
+
+    def _xp_for_idx(self):
+        return _backend.array_namespace()
+
+    def value(self, w, idx=None) -> float:
+        """Objective value at ``w``, averaged over the samples ``idx`` (all if ``None``)."""
+        return self.batch(self._check_idx(idx)).value(self._check_w(w))
+
+    def grad(self, w, idx=None):
+        """Gradient at ``w`` of the average over ``idx`` (all samples if ``None``)."""
+        return self.batch(self._check_idx(idx)).grad(self._check_w(w))
+
+    def value_and_grad(self, w, idx=None):
+        """``(value, gradient)`` sharing one pass over the data."""
+        return self.batch(self._check_idx(idx)).value_and_grad(self._check_w(w))
+
+    def hvp(self, w, v, idx=None):
+        """Hessian at ``w`` (average over ``idx``) times ``v`` of shape ``(dim,)`` or ``(dim, k)``."""
+        w = self._check_w(w)
+        v = self._check_w(v, "v", block=True)
+        return self.batch(self._check_idx(idx)).hvp(w, v)
+
+    def _check_w(self, w, name="w", block=False):  # pragma: no cover - overridden
+        return w

@@ -1,0 +1,371 @@
+"""Generalised linear models as finite sums: ridge least squares and binary logistic regression.
+
+``f(w) = (1/n) Σ_i s_i ℓ(a_iᵀw; y_i) + (reg/2) ‖w_coef‖²``, with ``a_i`` the i-th row of ``X``
+(followed by a 1 when an unpenalised intercept is fitted) and ``s_i`` sample weights rescaled to
+mean one. :meth:`batch` returns a :class:`GLMBatch` that evaluates the average over a subset of
+samples with block products only; it also exposes the per-sample loss derivatives that let
+SketchySAGA keep one scalar per sample.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from rnla import _backend
+from rnla._validation import check_finite_array
+from rnla.operators import Operator
+
+from ._finite_sum import _check_reg, _FiniteSum
+
+__all__ = ["GLMBatch", "LeastSquares", "Logistic"]
+
+
+class _GLM(_FiniteSum):
+    """Shared data handling of the generalised linear models."""
+
+    def __init__(self, X, y, reg, *, fit_intercept=False, sample_weight=None):
+        if getattr(X, "ndim", None) != 2:
+            raise ValueError(f"X must be a 2-D array or sparse matrix, got {type(X).__name__}")
+        xp = _backend.array_namespace(X)
+        if y is not None and getattr(y, "ndim", None) is None:
+            y = xp.asarray(y, device=_backend.device_of(X))
+        if sample_weight is not None and getattr(sample_weight, "ndim", None) is None:
+            sample_weight = xp.asarray(sample_weight, device=_backend.device_of(X))
+        try:
+            xp = _backend.array_namespace(X, y, sample_weight)
+        except TypeError as exc:
+            raise TypeError(f"X, y and sample_weight must come from one array library: {exc}") from None
+        n, d = X.shape
+        if n < 1 or d < 1:
+            raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
+        dtype = _backend.float_dtype(xp, X.dtype)
+        if _backend.is_sparse(X):
+            X = X.tocsr().astype(dtype)
+        elif X.dtype != dtype:
+            X = xp.astype(X, dtype)
+        check_finite_array(xp, X, "X")
+        if getattr(y, "ndim", None) is None:
+            y = xp.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = xp.reshape(y, (-1,))
+        if y.ndim != 1 or y.shape[0] != n:
+            raise ValueError(f"y must have shape ({n},) to match X with {n} rows, got {tuple(y.shape)}")
+        if xp.isdtype(y.dtype, "real floating"):
+            check_finite_array(xp, y, "y")
+        self.reg = _check_reg(reg)
+        if not isinstance(fit_intercept, (numbers.Integral, np.bool_)) or fit_intercept not in (0, 1):
+            raise TypeError(f"fit_intercept must be a bool, got {fit_intercept!r}")
+        self.fit_intercept = bool(fit_intercept)
+        self.X = X
+        self.xp = xp
+        self.dtype = dtype
+        self.device = _backend.device_of(X)
+        self.n_samples = n
+        self.n_features = d
+        self.y = self._prepare_targets(xp, y, dtype)
+        self.sample_weight = self._prepare_weights(xp, sample_weight, n, dtype)
+        self._set_penalty(xp, dtype)
+
+    def _set_penalty(self, xp, dtype, n_outputs=1):
+        """Penalty mask: ones on the coefficients, zeros on the intercept (the last row)."""
+        d = self.n_features
+        self.dim = (d + int(self.fit_intercept)) * n_outputs
+        self._n_penalised = d * n_outputs
+        if self.fit_intercept:
+            self._penalty = xp.concat([xp.ones(d * n_outputs, dtype=dtype, device=self.device),
+                                       xp.zeros(n_outputs, dtype=dtype, device=self.device)])
+        else:
+            self._penalty = None
+
+    @staticmethod
+    def _prepare_weights(xp, sample_weight, n, dtype):
+        if sample_weight is None:
+            return None
+        if getattr(sample_weight, "ndim", None) is None:
+            sample_weight = xp.asarray(sample_weight)
+        if sample_weight.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},), got {tuple(sample_weight.shape)}")
+        sample_weight = xp.astype(sample_weight, dtype)
+        check_finite_array(xp, sample_weight, "sample_weight")
+        if bool(xp.any(sample_weight < 0)):
+            raise ValueError("sample_weight must be non-negative")
+        total = _backend.to_float(xp.sum(sample_weight))
+        if total <= 0:
+            raise ValueError("sample_weight must have a positive sum")
+        return sample_weight * (n / total)
+
+    def _xp_for_idx(self):
+        return self.xp
+
+    def _check_w(self, w, name="w", block=False):
+        if getattr(w, "ndim", None) is None:
+            raise TypeError(f"{name} must be an array of shape ({self.dim},), got {type(w).__name__}")
+        if w.ndim not in ((1, 2) if block else (1,)) or w.shape[0] != self.dim:
+            raise ValueError(f"{name} must have shape ({self.dim},), got {tuple(w.shape)}"
+                             + (" (dim = n_features + 1 with the intercept)" if self.fit_intercept else ""))
+        if w.dtype != self.dtype:
+            w = self.xp.astype(w, self.dtype)
+        return w
+
+    _batch_type = None  # GLMBatch, set below
+
+    def batch(self, idx=None):
+        """The average over the samples ``idx`` (all if ``None``) as a :class:`GLMBatch`."""
+        cls = self._batch_type or GLMBatch
+        if idx is None:
+            return cls(self, self.X, self.y, self.sample_weight, self.n_samples)
+        xp = self.xp
+        sw = None if self.sample_weight is None else xp.take(self.sample_weight, idx, axis=0)
+        return cls(self, _backend.take_rows(xp, self.X, idx), xp.take(self.y, idx, axis=0), sw,
+                   int(idx.shape[0]))
+
+    def curvature(self, w, idx=None):
+        """Per-sample curvature weights ``s_i ℓ''(a_iᵀw)`` of the samples ``idx`` (all if ``None``).
+
+        The data Hessian of the batch is ``A_Sᵀ diag(curvature) A_S / |S|``.
+        """
+        b = self.batch(self._check_idx(idx))
+        return b.weighted(self.d2loss(b.margins(self._check_w(w)), b.y), b.sw)
+
+    # Per-sample loss and derivatives of the margin z; subclasses define them.
+    def loss(self, z, y):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def dloss(self, z, y):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def d2loss(self, z, y):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class GLMBatch:
+    """The average of a GLM over a set of samples, with everything the solvers need.
+
+    ``margins``/``rmatvec`` apply the batch's rows ``A_S`` (intercept column included) and their
+    transpose; the loss methods combine them. Built by :meth:`LeastSquares.batch` and
+    :meth:`Logistic.batch`, not directly.
+    """
+
+    #: :meth:`hessian_operator` sketches the data Hessian only; the penalty is added to ``ρ``.
+    sketch_includes_penalty = False
+
+    def __init__(self, problem, X, y, sw, size):
+        self.problem = problem
+        self.X = X
+        self.y = y
+        self.sw = sw
+        self.size = size
+        self._xp = problem.xp
+        self._d = problem.n_features
+        self._intercept = problem.fit_intercept
+        self._sparse = _backend.is_sparse(X)
+
+    def margins(self, W):
+        """``A_S W`` for ``W`` of shape ``(dim,)`` or ``(dim, k)``."""
+        if not self._intercept:
+            return self.X @ W
+        return self.X @ W[: self._d, ...] + W[self._d, ...]
+
+    def rmatvec(self, R):
+        """``A_Sᵀ R`` for ``R`` of shape ``(size,)`` or ``(size, k)``."""
+        xp = self._xp
+        if self._sparse:
+            out = self.X.T @ R
+        elif R.ndim == 1:
+            out = R @ self.X
+        else:
+            out = (R.T @ self.X).T
+        if not self._intercept:
+            return out
+        total = xp.sum(R, axis=0)
+        return xp.concat([out, xp.reshape(total, (1, *total.shape))], axis=0)
+
+    @staticmethod
+    def weighted(values, sw):
+        if sw is None:
+            return values
+        return values * (sw if values.ndim == 1 else sw[:, None])
+
+    def _penalty(self, w):
+        pen = self.problem._penalty
+        return w if pen is None else w * (pen if w.ndim == 1 else pen[:, None])
+
+    def _penalty_value(self, w):
+        reg = self.problem.reg
+        if not reg:
+            return 0.0
+        wc = w[: self.problem._n_penalised]
+        return 0.5 * reg * _backend.to_float(wc @ wc)
+
+    def value(self, w) -> float:
+        xp = self._xp
+        losses = self.weighted(self.problem.loss(self.margins(w), self.y), self.sw)
+        return _backend.to_float(xp.sum(losses)) / self.size + self._penalty_value(w)
+
+    def grad_from_margins(self, w, z):
+        r = self.weighted(self.problem.dloss(z, self.y), self.sw)
+        g = self.rmatvec(r) * (1.0 / self.size)
+        reg = self.problem.reg
+        return g + reg * self._penalty(w) if reg else g
+
+    def grad(self, w):
+        return self.grad_from_margins(w, self.margins(w))
+
+    def value_and_grad(self, w):
+        xp = self._xp
+        z = self.margins(w)
+        losses = self.weighted(self.problem.loss(z, self.y), self.sw)
+        value = _backend.to_float(xp.sum(losses)) / self.size + self._penalty_value(w)
+        return value, self.grad_from_margins(w, z)
+
+    def grad_diff(self, w, w_ref):
+        """``∇f_S(w) − ∇f_S(w_ref)`` with one pass over the batch's rows."""
+        xp = self._xp
+        Z = self.margins(xp.stack([w, w_ref], axis=1))
+        dl = self.problem.dloss
+        r = self.weighted(dl(Z[:, 0], self.y) - dl(Z[:, 1], self.y), self.sw)
+        g = self.rmatvec(r) * (1.0 / self.size)
+        reg = self.problem.reg
+        return g + reg * self._penalty(w - w_ref) if reg else g
+
+    def hessian_operator(self, w, include_penalty=False):
+        """The data Hessian ``A_Sᵀ diag(s ℓ'') A_S / |S|`` at ``w``, plus the penalty if asked."""
+        c = self.weighted(self.problem.d2loss(self.margins(w), self.y), self.sw) * (1.0 / self.size)
+        reg = self.problem.reg if include_penalty else 0.0
+
+        def matmat(V):
+            Z = self.margins(V)
+            out = self.rmatvec(Z * (c if Z.ndim == 1 else c[:, None]))
+            return out + reg * self._penalty(V) if reg else out
+
+        p = self.problem
+        return Operator((p.dim, p.dim), matmat, matvec=matmat, dtype=p.dtype, xp=p.xp, device=p.device)
+
+    def hvp(self, w, V):
+        return self.hessian_operator(w, include_penalty=True) @ V
+
+
+class LeastSquares(_GLM):
+    """Ridge least squares ``f(w) = (1/2n) Σ s_i (a_iᵀw − y_i)² + (reg/2) ‖w_coef‖²``.
+
+    With unit sample weights, ``reg = alpha / n`` gives the solution of scikit-learn's
+    ``Ridge(alpha)`` (which minimises ``‖Xw − y‖² + alpha ‖w‖²``); with sample weights
+    ``reg = alpha / Σ s_i``.
+
+    Parameters
+    ----------
+    X : (n, d) array or sparse matrix
+        Data (NumPy, CuPy, SciPy sparse or CuPy sparse); float32 stays float32.
+    y : (n,) array
+        Targets.
+    reg : float, default 0
+        L2 penalty ``>= 0`` on the coefficients (never on the intercept).
+    fit_intercept : bool, default False
+        Append an unpenalised intercept as the last entry of ``w`` (``dim = d + 1``).
+    sample_weight : (n,) array, optional
+        Non-negative weights, rescaled internally to mean one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Ridge
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.standard_normal((50, 3)), rng.standard_normal(50)
+    >>> prob = LeastSquares(X, y, reg=2.0 / 50)
+    >>> w = Ridge(alpha=2.0, fit_intercept=False).fit(X, y).coef_
+    >>> bool(np.linalg.norm(prob.grad(w)) < 1e-12)
+    True
+    """
+
+    def __init__(self, X, y, reg=0.0, *, fit_intercept=False, sample_weight=None):
+        super().__init__(X, y, reg, fit_intercept=fit_intercept, sample_weight=sample_weight)
+
+    @staticmethod
+    def _prepare_targets(xp, y, dtype):
+        if not xp.isdtype(y.dtype, ("real floating", "integral", "bool")):
+            raise TypeError(f"y must be real, got dtype {y.dtype}")
+        return xp.astype(y, dtype)
+
+    def loss(self, z, y):
+        r = z - y
+        return 0.5 * (r * r)
+
+    def dloss(self, z, y):
+        return z - y
+
+    def d2loss(self, z, y):
+        return self.xp.ones_like(z)
+
+    def __repr__(self):
+        return (f"LeastSquares(n_samples={self.n_samples}, n_features={self.n_features}, reg={self.reg:g}, "
+                f"fit_intercept={self.fit_intercept})")
+
+
+class Logistic(_GLM):
+    """Binary logistic regression ``f(w) = (1/n) Σ s_i log(1 + exp(−ỹ_i a_iᵀw)) + (reg/2) ‖w_coef‖²``.
+
+    Labels may be given as ``{0, 1}``, ``{-1, 1}`` or booleans; ``ỹ_i = ±1``. The per-sample
+    curvature is ``ℓ'' = p(1 − p)`` with ``p = σ(a_iᵀw)``. With unit sample weights,
+    ``reg = 1 / (C n)`` gives the solution of scikit-learn's ``LogisticRegression(C=C)``.
+
+    Parameters
+    ----------
+    X : (n, d) array or sparse matrix
+        Data (NumPy, CuPy, SciPy sparse or CuPy sparse); float32 stays float32.
+    y : (n,) array
+        Binary labels.
+    reg : float, default 0
+        L2 penalty ``>= 0`` on the coefficients (never on the intercept).
+    fit_intercept : bool, default False
+        Append an unpenalised intercept as the last entry of ``w``.
+    sample_weight : (n,) array, optional
+        Non-negative weights, rescaled internally to mean one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> prob = Logistic(X, np.array([0, 1, 1]), reg=0.1)
+    >>> bool(np.isclose(prob.value(np.zeros(2)), np.log(2)))
+    True
+    >>> prob.grad(np.zeros(2)).round(4).tolist()
+    [0.0, -0.3333]
+    """
+
+    def __init__(self, X, y, reg=0.0, *, fit_intercept=False, sample_weight=None):
+        super().__init__(X, y, reg, fit_intercept=fit_intercept, sample_weight=sample_weight)
+
+    @staticmethod
+    def _prepare_targets(xp, y, dtype):
+        if xp.isdtype(y.dtype, "bool"):
+            return xp.astype(y, dtype)
+        if not xp.isdtype(y.dtype, ("real floating", "integral")):
+            raise ValueError(f"y must hold binary labels in {{0, 1}} or {{-1, 1}}, got dtype {y.dtype}")
+        is_zero, is_one, is_minus = (y == 0), (y == 1), (y == -1)
+        if not bool(xp.all(is_zero | is_one | is_minus)):
+            bad = _backend.to_numpy(y[~(is_zero | is_one | is_minus)][:3]).tolist()
+            raise ValueError(f"y must hold binary labels in {{0, 1}} or {{-1, 1}}; found {bad}")
+        if bool(xp.any(is_zero)) and bool(xp.any(is_minus)):
+            raise ValueError("y mixes the label conventions {0, 1} and {-1, 1} (it holds 0 and -1)")
+        return xp.astype(is_one, dtype)  # stored as {0, 1}
+
+    def _sigmoid(self, z):
+        xp = self.xp
+        e = xp.exp(-xp.abs(z))  # never overflows
+        return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+    def loss(self, z, y):
+        return self.xp.logaddexp(self.xp.zeros_like(z), z) - y * z
+
+    def dloss(self, z, y):
+        return self._sigmoid(z) - y
+
+    def d2loss(self, z, y):
+        p = self._sigmoid(z)
+        return p * (1.0 - p)
+
+    def __repr__(self):
+        return (f"Logistic(n_samples={self.n_samples}, n_features={self.n_features}, reg={self.reg:g}, "
+                f"fit_intercept={self.fit_intercept})")

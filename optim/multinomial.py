@@ -1,0 +1,137 @@
+"""Multinomial (softmax) logistic regression, on the same batch interface as the binary GLMs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnla import _backend
+from rnla.operators import Operator
+
+from .glm import _GLM, GLMBatch
+
+__all__ = ["Multinomial", "MultinomialBatch"]
+
+
+class MultinomialBatch(GLMBatch):
+    """Batch view of :class:`Multinomial`: parameters are the flattened ``(d [+1], K)`` matrix."""
+
+    def _unflatten(self, w):
+        p = self.problem
+        return self._xp.reshape(w, (p.n_features + int(p.fit_intercept), p.n_classes))
+
+    def margins(self, w):
+        """``A_S W`` for the flat parameter vector ``w``: the ``(size, K)`` class scores."""
+        return GLMBatch.margins(self, self._unflatten(w))
+
+    def rmatvec(self, R):
+        """``A_Sᵀ R`` for ``R`` of shape ``(size, K)``, flattened like the parameters."""
+        return self._xp.reshape(GLMBatch.rmatvec(self, R), (-1,))
+
+    def grad_diff(self, w, w_ref):
+        dl = self.problem.dloss
+        r = self.weighted(dl(self.margins(w), self.y) - dl(self.margins(w_ref), self.y), self.sw)
+        g = self.rmatvec(r) * (1.0 / self.size)
+        reg = self.problem.reg
+        return g + reg * self._penalty(w - w_ref) if reg else g
+
+    def hessian_operator(self, w, include_penalty=False):
+        """The data Hessian at ``w``: per sample ``s_i a_i a_iᵀ ⊗ (diag(p_i) − p_i p_iᵀ)``, averaged."""
+        xp, p = self._xp, self.problem
+        P = p.softmax(self.margins(w))
+        scale = (self.sw if self.sw is not None else xp.ones(self.size, dtype=p.dtype, device=p.device))
+        scale = scale * (1.0 / self.size)
+        reg = p.reg if include_penalty else 0.0
+        rows, K = p.n_features + int(p.fit_intercept), p.n_classes
+
+        def matmat(V):
+            m = 1 if V.ndim == 1 else V.shape[1]
+            Z = GLMBatch.margins(self, xp.reshape(V, (rows, K * m)))       # one block product
+            Z = xp.reshape(Z, (self.size, K, m))
+            PZ = P[:, :, None] * Z
+            R = (PZ - P[:, :, None] * xp.sum(PZ, axis=1, keepdims=True)) * scale[:, None, None]
+            out = xp.reshape(GLMBatch.rmatvec(self, xp.reshape(R, (self.size, K * m))), V.shape)
+            return out + reg * self._penalty(V) if reg else out
+
+        return Operator((p.dim, p.dim), matmat, matvec=matmat, dtype=p.dtype, xp=xp, device=p.device)
+
+
+class Multinomial(_GLM):
+    """Multinomial (softmax) logistic regression over ``K`` classes.
+
+    ``f(W) = (1/n) Σ s_i (logsumexp(a_iᵀW) − a_iᵀW_{:, y_i}) + (reg/2) ‖W_coef‖²_F`` with
+    ``W`` of shape ``(d, K)`` (``(d + 1, K)`` with intercepts, the last row), passed to every
+    method flattened in C order (``dim = (d [+1]) K``; ``W = w.reshape(-1, K)``). With unit sample
+    weights, ``reg = 1/(C n)`` gives scikit-learn's multinomial ``LogisticRegression(C=C)``, whose
+    ``coef_`` is ``Wᵀ``. SketchySAGA keeps ``K`` scalars per sample.
+
+    Parameters
+    ----------
+    X : (n, d) array or sparse matrix
+        Data (NumPy, CuPy, SciPy sparse or CuPy sparse).
+    y : (n,) array
+        Class labels (any values; ``classes_`` holds them sorted).
+    reg : float, default 0
+        L2 penalty ``>= 0`` on the coefficients (never on the intercepts).
+    fit_intercept : bool, default False
+        Add an unpenalised intercept per class.
+    sample_weight : (n,) array, optional
+        Non-negative weights, rescaled internally to mean one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> prob = Multinomial(X, y, reg=1.0 / len(y), fit_intercept=True)
+    >>> est = LogisticRegression(C=1.0, tol=1e-10, max_iter=1000).fit(X, y)
+    >>> w = np.vstack([est.coef_.T, est.intercept_]).ravel()
+    >>> bool(np.linalg.norm(prob.grad(w)) < 1e-6)
+    True
+    """
+
+    _batch_type = MultinomialBatch
+
+    def __init__(self, X, y, reg=0.0, *, fit_intercept=False, sample_weight=None):
+        super().__init__(X, y, reg, fit_intercept=fit_intercept, sample_weight=sample_weight)
+        self._set_penalty(self.xp, self.dtype, self.n_classes)
+
+    def _prepare_targets(self, xp, y, dtype):
+        host = _backend.to_numpy(y)
+        if host.dtype.kind == "f" and not bool((host == host.astype(int)).all()):
+            raise ValueError("y must hold class labels; found non-integer floating values")
+        self.classes_, codes = np.unique(host, return_inverse=True)
+        if self.classes_.shape[0] < 2:
+            raise ValueError(f"y must hold at least two classes, got {self.classes_.tolist()}")
+        self.n_classes = int(self.classes_.shape[0])
+        onehot = np.zeros((host.shape[0], self.n_classes))
+        onehot[np.arange(host.shape[0]), codes.ravel()] = 1.0
+        return _backend.from_numpy(xp, onehot, dtype=dtype, device=self.device)
+
+    def softmax(self, Z):
+        xp = self.xp
+        E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
+        return E / xp.sum(E, axis=1, keepdims=True)
+
+    def loss(self, Z, Y):
+        xp = self.xp
+        zmax = xp.max(Z, axis=1)
+        lse = zmax + xp.log(xp.sum(xp.exp(Z - zmax[:, None]), axis=1))
+        return lse - xp.sum(Z * Y, axis=1)
+
+    def dloss(self, Z, Y):
+        return self.softmax(Z) - Y
+
+    def curvature(self, w, idx=None):
+        """Class probabilities ``p_i`` (``(size, K)``) of the samples ``idx``; the per-sample Hessian
+        block is ``s_i (diag(p_i) − p_i p_iᵀ) ⊗ a_i a_iᵀ``."""
+        b = self.batch(self._check_idx(idx))
+        return self.softmax(b.margins(self._check_w(w)))
+
+    def coef_matrix(self, w):
+        """``w`` reshaped to the ``(d [+1], K)`` coefficient matrix."""
+        return self.xp.reshape(self._check_w(w), (-1, self.n_classes))
+
+    def __repr__(self):
+        return (f"Multinomial(n_samples={self.n_samples}, n_features={self.n_features}, "
+                f"n_classes={self.n_classes}, reg={self.reg:g}, fit_intercept={self.fit_intercept})")
