@@ -203,7 +203,8 @@ def _check_options(problem, opts):
     out["epochs"] = check_positive_int(opts["epochs"], "epochs")
     bs = opts["batch_size"]
     out["batch_size"] = min(check_positive_int(bs, "batch_size"), problem.n_samples)
-    out["rank"] = check_positive_int(opts["rank"], "rank")
+    if opts["rank"] is not None:
+        out["rank"] = check_positive_int(opts["rank"], "rank")
     if opts["hessian_batch_size"] is not None:
         out["hessian_batch_size"] = check_positive_int(opts["hessian_batch_size"], "hessian_batch_size",
                                                        upper=problem.n_samples, upper_name="n_samples")
@@ -254,7 +255,7 @@ def _refresh(ctx, w, opts, precondition, rng):
     """New preconditioner, smoothness estimate and step size at ``w``."""
     problem, xp = ctx.problem, ctx.xp
     if precondition:
-        ctx.precond = hessian_preconditioner(problem, w, rank=min(opts["rank"], w.shape[0]),
+        ctx.precond = hessian_preconditioner(problem, w, rank=opts["rank"],
                                              batch_size=opts["hessian_batch_size"], rho=opts["rho"],
                                              random_state=rng)
     else:
@@ -285,6 +286,11 @@ def _solve(name, problem, x0, precondition, opts):
     if name == "sketchy_katyusha" and problem.reg <= 0:
         raise ValueError("sketchy_katyusha needs a strongly convex problem: reg must be > 0")
     w = _check_x0(problem, x0)
+    dim = w.shape[0]
+    if opts["rank"] is None:
+        opts["rank"] = min(DEFAULT_RANK, dim)  # the published default, capped on tiny problems
+    elif opts["rank"] > dim:
+        raise ValueError(f"rank={opts['rank']} exceeds the number of parameters ({dim})")
     xp = _backend.array_namespace(w)
     rng = _backend.check_random_state(opts["random_state"])
     ctx = _Context(problem, xp, _backend.device_of(w), rng, opts["batch_size"])
@@ -364,8 +370,9 @@ _PARAMS_DOC = """
         Maximum number of epochs (one epoch is ``⌈n / batch_size⌉`` steps).
     batch_size : int, default 256
         Gradient batch size ``b_g`` (capped at ``n``).
-    rank : int, default 10
-        Rank of the Nyström preconditioner (capped at the number of parameters).
+    rank : int, optional
+        Rank of the Nyström preconditioner, at most the number of parameters; by default 10
+        (the published default), or the number of parameters if that is smaller.
     hessian_batch_size : int, optional
         Batch size ``b_H`` of the sketched Hessian and of the step-size estimate; ``⌊√n⌋``.
     rho : 'auto' or float, default 'auto'
@@ -405,7 +412,7 @@ _PARAMS_DOC = """
 
 
 def _signature(name):
-    def solver(problem, x0=None, *, epochs=100, batch_size=DEFAULT_BATCH_SIZE, rank=DEFAULT_RANK,
+    def solver(problem, x0=None, *, epochs=100, batch_size=DEFAULT_BATCH_SIZE, rank=None,
                hessian_batch_size=None, rho="auto", update_freq="auto", learning_rate=None,
                precondition=True, tol=1e-6, ftol=0.0, random_state=None, callback=None, verbose=False):
         opts = dict(epochs=epochs, batch_size=batch_size, rank=rank, hessian_batch_size=hessian_batch_size,

@@ -1036,10 +1036,12 @@ def test_katyusha_needs_reg(ls_small):
         assert solver(unreg, epochs=2, random_state=0).nit == 2
 
 
-def test_rank_above_dim_is_capped(ls_small):
-    """rank > dim is not an error: the solvers cap it at the number of parameters."""
+def test_rank_above_dim_is_rejected(ls_small):
+    """An explicit rank > dim is an error naming rank; the default adapts to tiny problems."""
     prob, _ = ls_small
-    res = sketchy_svrg(prob, epochs=1, rank=prob.dim + 5, random_state=0)
+    with pytest.raises(ValueError, match=r"rank=.*exceeds the number of parameters"):
+        sketchy_svrg(prob, epochs=1, rank=prob.dim + 5, random_state=0)
+    res = sketchy_svrg(prob, epochs=1, rank=prob.dim, random_state=0)
     assert res.preconditioner.rank == prob.dim
 
 
