@@ -146,6 +146,19 @@ class GLMBatch:
     ``margins``/``rmatvec`` apply the batch's rows ``A_S`` (intercept column included) and their
     transpose; the loss methods combine them. Built by :meth:`LeastSquares.batch` and
     :meth:`Logistic.batch`, not directly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optim import LeastSquares
+    >>> X = np.arange(12.0).reshape(6, 2)
+    >>> prob = LeastSquares(X, np.ones(6), reg=0.1)
+    >>> B = prob.batch(np.array([0, 3]))
+    >>> B.size, bool(np.allclose(B.grad(np.ones(2)), prob.grad(np.ones(2), idx=np.array([0, 3]))))
+    (2, True)
+    >>> H = B.hessian_operator(np.zeros(2))          # data Hessian X_Bᵀ X_B / 2, no penalty
+    >>> (H @ np.eye(2)).tolist()
+    [[18.0, 21.0], [21.0, 25.0]]
     """
 
     #: :meth:`hessian_operator` sketches the data Hessian only; the penalty is added to ``ρ``.

@@ -13,7 +13,16 @@ __all__ = ["Multinomial", "MultinomialBatch"]
 
 
 class MultinomialBatch(GLMBatch):
-    """Batch view of :class:`Multinomial`: parameters are the flattened ``(d [+1], K)`` matrix."""
+    """Batch view of :class:`Multinomial`: parameters are the flattened ``(d [+1], K)`` matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prob = Multinomial(np.eye(3), np.array([0, 1, 2]), reg=0.0)
+    >>> B = prob.batch(np.array([0, 1]))
+    >>> B.margins(np.arange(9.0)).tolist()             # class scores of samples 0 and 1
+    [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    """
 
     def _unflatten(self, w):
         p = self.problem

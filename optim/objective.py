@@ -80,7 +80,16 @@ class Objective(_FiniteSum):
 
 
 class CallableBatch:
-    """The batch view of an :class:`Objective` (see :meth:`Objective.batch`)."""
+    """The batch view of an :class:`Objective` (see :meth:`Objective.batch`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> obj = Objective(lambda w, idx: float(w @ w), lambda w, idx: 2 * w, n_samples=10)
+    >>> B = obj.batch(np.arange(3))
+    >>> B.size, B.grad(np.ones(2)).tolist(), B.hvp(np.ones(2), np.array([1.0, 0.0])).round(6).tolist()
+    (3, [2.0, 2.0], [2.0, 0.0])
+    """
 
     #: The callables define the whole objective: a sketch of the Hessian already holds ``reg``.
     sketch_includes_penalty = True
