@@ -205,7 +205,7 @@ def plot(key, curves):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
     floor = 1e-12
     for label, (t, e, sub) in curves.items():
         style = "-" if label.startswith("sketchy") else ("--" if "(P = I)" in label else ":")
@@ -220,9 +220,10 @@ def plot(key, curves):
     axes[0].set_xscale("log")
     axes[1].set_xscale("symlog", linthresh=10)
     axes[1].set_xlim(left=0)
-    axes[0].legend(fontsize=7, loc="upper right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=4, frameon=False)
     fig.suptitle(f"{key}: relative suboptimality")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     IMG.mkdir(parents=True, exist_ok=True)
     fig.savefig(IMG / f"glm_{key}.png", dpi=110)
     plt.close(fig)
