@@ -22,124 +22,6 @@ from ._finite_sum import _check_reg, _FiniteSum
 __all__ = ["GLMBatch", "LeastSquares", "Logistic"]
 
 
-class _GLM(_FiniteSum):
-    """Shared data handling of the generalised linear models."""
-
-    def __init__(self, X, y, reg, *, fit_intercept=False, sample_weight=None):
-        if getattr(X, "ndim", None) != 2:
-            raise ValueError(f"X must be a 2-D array or sparse matrix, got {type(X).__name__}")
-        xp = _backend.array_namespace(X)
-        if y is not None and getattr(y, "ndim", None) is None:
-            y = xp.asarray(y, device=_backend.device_of(X))
-        if sample_weight is not None and getattr(sample_weight, "ndim", None) is None:
-            sample_weight = xp.asarray(sample_weight, device=_backend.device_of(X))
-        try:
-            xp = _backend.array_namespace(X, y, sample_weight)
-        except TypeError as exc:
-            raise TypeError(f"X, y and sample_weight must come from one array library: {exc}") from None
-        n, d = X.shape
-        if n < 1 or d < 1:
-            raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
-        dtype = _backend.float_dtype(xp, X.dtype)
-        if _backend.is_sparse(X):
-            X = X.tocsr().astype(dtype)
-        elif X.dtype != dtype:
-            X = xp.astype(X, dtype)
-        check_finite_array(xp, X, "X")
-        if getattr(y, "ndim", None) is None:
-            y = xp.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = xp.reshape(y, (-1,))
-        if y.ndim != 1 or y.shape[0] != n:
-            raise ValueError(f"y must have shape ({n},) to match X with {n} rows, got {tuple(y.shape)}")
-        if xp.isdtype(y.dtype, "real floating"):
-            check_finite_array(xp, y, "y")
-        self.reg = _check_reg(reg)
-        if not isinstance(fit_intercept, (numbers.Integral, np.bool_)) or fit_intercept not in (0, 1):
-            raise TypeError(f"fit_intercept must be a bool, got {fit_intercept!r}")
-        self.fit_intercept = bool(fit_intercept)
-        self.X = X
-        self.xp = xp
-        self.dtype = dtype
-        self.device = _backend.device_of(X)
-        self.n_samples = n
-        self.n_features = d
-        self.y = self._prepare_targets(xp, y, dtype)
-        self.sample_weight = self._prepare_weights(xp, sample_weight, n, dtype)
-        self._set_penalty(xp, dtype)
-
-    def _set_penalty(self, xp, dtype, n_outputs=1):
-        """Penalty mask: ones on the coefficients, zeros on the intercept (the last row)."""
-        d = self.n_features
-        self.dim = (d + int(self.fit_intercept)) * n_outputs
-        self._n_penalised = d * n_outputs
-        if self.fit_intercept:
-            self._penalty = xp.concat([xp.ones(d * n_outputs, dtype=dtype, device=self.device),
-                                       xp.zeros(n_outputs, dtype=dtype, device=self.device)])
-        else:
-            self._penalty = None
-
-    @staticmethod
-    def _prepare_weights(xp, sample_weight, n, dtype):
-        if sample_weight is None:
-            return None
-        if getattr(sample_weight, "ndim", None) is None:
-            sample_weight = xp.asarray(sample_weight)
-        if sample_weight.shape != (n,):
-            raise ValueError(f"sample_weight must have shape ({n},), got {tuple(sample_weight.shape)}")
-        sample_weight = xp.astype(sample_weight, dtype)
-        check_finite_array(xp, sample_weight, "sample_weight")
-        if bool(xp.any(sample_weight < 0)):
-            raise ValueError("sample_weight must be non-negative")
-        total = _backend.to_float(xp.sum(sample_weight))
-        if total <= 0:
-            raise ValueError("sample_weight must have a positive sum")
-        return sample_weight * (n / total)
-
-    def _xp_for_idx(self):
-        return self.xp
-
-    def _check_w(self, w, name="w", block=False):
-        if getattr(w, "ndim", None) is None:
-            raise TypeError(f"{name} must be an array of shape ({self.dim},), got {type(w).__name__}")
-        if w.ndim not in ((1, 2) if block else (1,)) or w.shape[0] != self.dim:
-            raise ValueError(f"{name} must have shape ({self.dim},), got {tuple(w.shape)}"
-                             + (" (dim = n_features + 1 with the intercept)" if self.fit_intercept else ""))
-        if w.dtype != self.dtype:
-            w = self.xp.astype(w, self.dtype)
-        return w
-
-    _batch_type = None  # GLMBatch, set below
-
-    def batch(self, idx=None):
-        """The average over the samples ``idx`` (all if ``None``) as a :class:`GLMBatch`."""
-        cls = self._batch_type or GLMBatch
-        if idx is None:
-            return cls(self, self.X, self.y, self.sample_weight, self.n_samples)
-        xp = self.xp
-        sw = None if self.sample_weight is None else xp.take(self.sample_weight, idx, axis=0)
-        return cls(self, _backend.take_rows(xp, self.X, idx), xp.take(self.y, idx, axis=0), sw,
-                   int(idx.shape[0]))
-
-    def curvature(self, w, idx=None):
-        """Per-sample curvature weights ``s_i ℓ''(a_iᵀw)`` of the samples ``idx`` (all if ``None``).
-
-        The data Hessian of the batch is ``A_Sᵀ diag(curvature) A_S / |S|``.
-        """
-        b = self.batch(self._check_idx(idx))
-        return b.weighted(self.d2loss(b.margins(self._check_w(w)), b.y), b.sw)
-
-    # Per-sample loss and derivatives of the margin z; subclasses define them.
-    def loss(self, z, y):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def dloss(self, z, y):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def d2loss(self, z, y):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
 class GLMBatch:
     """The average of a GLM over a set of samples, with everything the solvers need.
 
@@ -212,52 +94,180 @@ class GLMBatch:
         wc = w[: self.problem._n_penalised]
         return 0.5 * reg * _backend.to_float(wc @ wc)
 
-    def value(self, w) -> float:
-        xp = self._xp
-        losses = self.weighted(self.problem.loss(self.margins(w), self.y), self.sw)
-        return _backend.to_float(xp.sum(losses)) / self.size + self._penalty_value(w)
+    def residuals(self, w):
+        """Per-sample loss derivatives ``s_i ℓ'(a_iᵀw)`` (what SketchySAGA stores per sample)."""
+        return self.weighted(self.problem.dloss(self.margins(w), self.y), self.sw)
 
-    def grad_from_margins(self, w, z):
-        r = self.weighted(self.problem.dloss(z, self.y), self.sw)
+    def _value_from_margins(self, w, z) -> float:
+        losses = self.weighted(self.problem.loss(z, self.y), self.sw)
+        return _backend.to_float(self._xp.sum(losses)) / self.size + self._penalty_value(w)
+
+    def _grad_from_residuals(self, r, w):
+        """``A_Sᵀ r / |S| + reg · w_coef``: the gradient part shared by all gradient forms."""
         g = self.rmatvec(r) * (1.0 / self.size)
         reg = self.problem.reg
         return g + reg * self._penalty(w) if reg else g
 
+    def value(self, w) -> float:
+        return self._value_from_margins(w, self.margins(w))
+
     def grad(self, w):
-        return self.grad_from_margins(w, self.margins(w))
+        return self._grad_from_residuals(self.residuals(w), w)
 
     def value_and_grad(self, w):
-        xp = self._xp
         z = self.margins(w)
-        losses = self.weighted(self.problem.loss(z, self.y), self.sw)
-        value = _backend.to_float(xp.sum(losses)) / self.size + self._penalty_value(w)
-        return value, self.grad_from_margins(w, z)
+        r = self.weighted(self.problem.dloss(z, self.y), self.sw)
+        return self._value_from_margins(w, z), self._grad_from_residuals(r, w)
+
+    def _margin_pair(self, w, w_ref):
+        """Margins at ``w`` and ``w_ref`` from one block product with the batch's rows."""
+        Z = self.margins(self._xp.stack([w, w_ref], axis=1))
+        return Z[:, 0], Z[:, 1]
 
     def grad_diff(self, w, w_ref):
         """``∇f_S(w) − ∇f_S(w_ref)`` with one pass over the batch's rows."""
-        xp = self._xp
-        Z = self.margins(xp.stack([w, w_ref], axis=1))
+        z, z_ref = self._margin_pair(w, w_ref)
         dl = self.problem.dloss
-        r = self.weighted(dl(Z[:, 0], self.y) - dl(Z[:, 1], self.y), self.sw)
-        g = self.rmatvec(r) * (1.0 / self.size)
-        reg = self.problem.reg
-        return g + reg * self._penalty(w - w_ref) if reg else g
+        r = self.weighted(dl(z, self.y) - dl(z_ref, self.y), self.sw)
+        return self._grad_from_residuals(r, w - w_ref)
 
     def hessian_operator(self, w, include_penalty=False):
         """The data Hessian ``A_Sᵀ diag(s ℓ'') A_S / |S|`` at ``w``, plus the penalty if asked."""
         c = self.weighted(self.problem.d2loss(self.margins(w), self.y), self.sw) * (1.0 / self.size)
-        reg = self.problem.reg if include_penalty else 0.0
+
+        def data_hessian(V):
+            Z = self.margins(V)
+            return self.rmatvec(Z * (c if Z.ndim == 1 else c[:, None]))
+
+        return self._operator(data_hessian, include_penalty)
+
+    def _operator(self, data_hessian, include_penalty):
+        """``data_hessian`` (plus ``reg`` on the coefficients if asked) as an :class:`rnla.Operator`."""
+        p = self.problem
+        reg = p.reg if include_penalty else 0.0
 
         def matmat(V):
-            Z = self.margins(V)
-            out = self.rmatvec(Z * (c if Z.ndim == 1 else c[:, None]))
+            out = data_hessian(V)
             return out + reg * self._penalty(V) if reg else out
 
-        p = self.problem
         return Operator((p.dim, p.dim), matmat, matvec=matmat, dtype=p.dtype, xp=p.xp, device=p.device)
 
     def hvp(self, w, V):
         return self.hessian_operator(w, include_penalty=True) @ V
+
+
+class _GLM(_FiniteSum):
+    """Shared data handling of the generalised linear models."""
+
+    def __init__(self, X, y, reg=0.0, *, fit_intercept=False, sample_weight=None):
+        if getattr(X, "ndim", None) != 2:
+            raise ValueError(f"X must be a 2-D array or sparse matrix, got {type(X).__name__}")
+        xp = _backend.array_namespace(X)
+        if y is not None and getattr(y, "ndim", None) is None:
+            y = xp.asarray(y, device=_backend.device_of(X))
+        if sample_weight is not None and getattr(sample_weight, "ndim", None) is None:
+            sample_weight = xp.asarray(sample_weight, device=_backend.device_of(X))
+        try:
+            xp = _backend.array_namespace(X, y, sample_weight)
+        except TypeError as exc:
+            raise TypeError(f"X, y and sample_weight must come from one array library: {exc}") from None
+        n, d = X.shape
+        if n < 1 or d < 1:
+            raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
+        dtype = _backend.float_dtype(xp, X.dtype)
+        if _backend.is_sparse(X):
+            X = X.tocsr().astype(dtype)
+        elif X.dtype != dtype:
+            X = xp.astype(X, dtype)
+        check_finite_array(xp, X, "X")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = xp.reshape(y, (-1,))
+        if y.ndim != 1 or y.shape[0] != n:
+            raise ValueError(f"y must have shape ({n},) to match X with {n} rows, got {tuple(y.shape)}")
+        if xp.isdtype(y.dtype, "real floating"):
+            check_finite_array(xp, y, "y")
+        self.reg = _check_reg(reg)
+        if not isinstance(fit_intercept, (numbers.Integral, np.bool_)) or fit_intercept not in (0, 1):
+            raise TypeError(f"fit_intercept must be a bool, got {fit_intercept!r}")
+        self.fit_intercept = bool(fit_intercept)
+        self.X = X
+        self.xp = xp
+        self.dtype = dtype
+        self.device = _backend.device_of(X)
+        self.n_samples = n
+        self.n_features = d
+        self.y = self._prepare_targets(xp, y, dtype)
+        self.sample_weight = self._prepare_weights(xp, sample_weight, n, dtype)
+        self._set_penalty(xp, dtype)
+
+    def _set_penalty(self, xp, dtype, n_outputs=1):
+        """Penalty mask: ones on the coefficients, zeros on the intercept (the last row)."""
+        d = self.n_features
+        self.dim = (d + int(self.fit_intercept)) * n_outputs
+        self._n_penalised = d * n_outputs
+        if self.fit_intercept:
+            self._penalty = xp.concat([xp.ones(d * n_outputs, dtype=dtype, device=self.device),
+                                       xp.zeros(n_outputs, dtype=dtype, device=self.device)])
+        else:
+            self._penalty = None
+
+    @staticmethod
+    def _prepare_weights(xp, sample_weight, n, dtype):
+        if sample_weight is None:
+            return None
+        if sample_weight.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},), got {tuple(sample_weight.shape)}")
+        sample_weight = xp.astype(sample_weight, dtype)
+        check_finite_array(xp, sample_weight, "sample_weight")
+        if bool(xp.any(sample_weight < 0)):
+            raise ValueError("sample_weight must be non-negative")
+        total = _backend.to_float(xp.sum(sample_weight))
+        if total <= 0:
+            raise ValueError("sample_weight must have a positive sum")
+        return sample_weight * (n / total)
+
+    def _xp_for_idx(self):
+        return self.xp
+
+    def _check_w(self, w, name="w", block=False):
+        if getattr(w, "ndim", None) is None:
+            raise TypeError(f"{name} must be an array of shape ({self.dim},), got {type(w).__name__}")
+        if w.ndim not in ((1, 2) if block else (1,)) or w.shape[0] != self.dim:
+            raise ValueError(f"{name} must have shape ({self.dim},), got {tuple(w.shape)}"
+                             + (" (dim = n_features + 1 with the intercept)" if self.fit_intercept else ""))
+        if w.dtype != self.dtype:
+            w = self.xp.astype(w, self.dtype)
+        return w
+
+    _batch_type = GLMBatch
+
+    def batch(self, idx=None):
+        """The average over the samples ``idx`` (all if ``None``) as a :class:`GLMBatch`."""
+        cls = self._batch_type
+        if idx is None:
+            return cls(self, self.X, self.y, self.sample_weight, self.n_samples)
+        xp = self.xp
+        sw = None if self.sample_weight is None else xp.take(self.sample_weight, idx, axis=0)
+        return cls(self, _backend.take_rows(xp, self.X, idx), xp.take(self.y, idx, axis=0), sw,
+                   int(idx.shape[0]))
+
+    def curvature(self, w, idx=None):
+        """Per-sample curvature weights ``s_i ℓ''(a_iᵀw)`` of the samples ``idx`` (all if ``None``).
+
+        The data Hessian of the batch is ``A_Sᵀ diag(curvature) A_S / |S|``.
+        """
+        b = self.batch(self._check_idx(idx))
+        return b.weighted(self.d2loss(b.margins(self._check_w(w)), b.y), b.sw)
+
+    # Per-sample loss and derivatives of the margin z; subclasses define them.
+    def loss(self, z, y):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def dloss(self, z, y):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def d2loss(self, z, y):  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
 class LeastSquares(_GLM):
@@ -291,9 +301,6 @@ class LeastSquares(_GLM):
     >>> bool(np.linalg.norm(prob.grad(w)) < 1e-12)
     True
     """
-
-    def __init__(self, X, y, reg=0.0, *, fit_intercept=False, sample_weight=None):
-        super().__init__(X, y, reg, fit_intercept=fit_intercept, sample_weight=sample_weight)
 
     @staticmethod
     def _prepare_targets(xp, y, dtype):
@@ -346,9 +353,6 @@ class Logistic(_GLM):
     >>> prob.grad(np.zeros(2)).round(4).tolist()
     [0.0, -0.3333]
     """
-
-    def __init__(self, X, y, reg=0.0, *, fit_intercept=False, sample_weight=None):
-        super().__init__(X, y, reg, fit_intercept=fit_intercept, sample_weight=sample_weight)
 
     @staticmethod
     def _prepare_targets(xp, y, dtype):

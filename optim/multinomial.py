@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from rnla import _backend
-from rnla.operators import Operator
 
 from .glm import _GLM, GLMBatch
 
@@ -36,12 +35,8 @@ class MultinomialBatch(GLMBatch):
         """``A_Sᵀ R`` for ``R`` of shape ``(size, K)``, flattened like the parameters."""
         return self._xp.reshape(GLMBatch.rmatvec(self, R), (-1,))
 
-    def grad_diff(self, w, w_ref):
-        dl = self.problem.dloss
-        r = self.weighted(dl(self.margins(w), self.y) - dl(self.margins(w_ref), self.y), self.sw)
-        g = self.rmatvec(r) * (1.0 / self.size)
-        reg = self.problem.reg
-        return g + reg * self._penalty(w - w_ref) if reg else g
+    def _margin_pair(self, w, w_ref):
+        return self.margins(w), self.margins(w_ref)
 
     def hessian_operator(self, w, include_penalty=False):
         """The data Hessian at ``w``: per sample ``s_i a_i a_iᵀ ⊗ (diag(p_i) − p_i p_iᵀ)``, averaged."""
@@ -49,19 +44,17 @@ class MultinomialBatch(GLMBatch):
         P = p.softmax(self.margins(w))
         scale = (self.sw if self.sw is not None else xp.ones(self.size, dtype=p.dtype, device=p.device))
         scale = scale * (1.0 / self.size)
-        reg = p.reg if include_penalty else 0.0
         rows, K = p.n_features + int(p.fit_intercept), p.n_classes
 
-        def matmat(V):
+        def data_hessian(V):
             m = 1 if V.ndim == 1 else V.shape[1]
             Z = GLMBatch.margins(self, xp.reshape(V, (rows, K * m)))       # one block product
             Z = xp.reshape(Z, (self.size, K, m))
             PZ = P[:, :, None] * Z
             R = (PZ - P[:, :, None] * xp.sum(PZ, axis=1, keepdims=True)) * scale[:, None, None]
-            out = xp.reshape(GLMBatch.rmatvec(self, xp.reshape(R, (self.size, K * m))), V.shape)
-            return out + reg * self._penalty(V) if reg else out
+            return xp.reshape(GLMBatch.rmatvec(self, xp.reshape(R, (self.size, K * m))), V.shape)
 
-        return Operator((p.dim, p.dim), matmat, matvec=matmat, dtype=p.dtype, xp=xp, device=p.device)
+        return self._operator(data_hessian, include_penalty)
 
 
 class Multinomial(_GLM):

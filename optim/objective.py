@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 
 from rnla import _backend
-from rnla.operators import Operator
+from rnla.operators import as_operator
 
 from ._finite_sum import _check_reg, _FiniteSum
 
@@ -143,16 +143,8 @@ class CallableBatch:
 
         The callables define the whole objective, so the penalty is always included.
         """
-        xp = _backend.array_namespace(w)
-
-        def matvec(v):
-            return self._hvp_vector(w, v)
-
-        def matmat(V):
-            return xp.stack([matvec(V[:, j]) for j in range(V.shape[1])], axis=1)
-
         n = w.shape[0]
-        return Operator((n, n), matmat, matvec=matvec, dtype=w.dtype, xp=xp, device=_backend.device_of(w))
+        return as_operator(((n, n), lambda v: self._hvp_vector(w, v)), name="the Hessian")
 
     def hvp(self, w, V):
         return self.hessian_operator(w) @ V

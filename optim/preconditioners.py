@@ -97,13 +97,17 @@ def _batch_size(problem, batch_size, name):
     return check_positive_int(batch_size, name, upper=n, upper_name="n_samples")
 
 
-def _sample(problem, w, size, rng):
-    """A uniformly random subset of ``size`` samples, on the data's device (one transfer)."""
+def _random_batch(problem, w, batch_size, rng):
+    """The problem averaged over a uniformly random subset of ``batch_size`` (default ``⌊√n⌋``)
+    samples, drawn without replacement; the whole problem if it is not a finite sum."""
+    if problem.n_samples is None:
+        return problem.batch(None)
+    size = _batch_size(problem, batch_size, "batch_size")
     if size >= problem.n_samples:
-        return None
+        return problem.batch(None)
     idx = np.sort(rng.choice(problem.n_samples, size=size, replace=False))
     xp = _backend.array_namespace(w)
-    return _backend.from_numpy(xp, idx, device=_backend.device_of(w))
+    return problem.batch(_backend.from_numpy(xp, idx, device=_backend.device_of(w)))  # one transfer
 
 
 def _check_rho(rho):
@@ -160,10 +164,7 @@ def hessian_preconditioner(problem, w, *, rank=DEFAULT_RANK, batch_size=None, rh
     rho = _check_rho(rho)
     dim = w.shape[0]
     rank = check_positive_int(rank, "rank", upper=dim, upper_name="the number of parameters")
-    if problem.n_samples is None:
-        batch = problem.batch(None)
-    else:
-        batch = problem.batch(_sample(problem, w, _batch_size(problem, batch_size, "batch_size"), rng))
+    batch = _random_batch(problem, w, batch_size, rng)
     H = batch.hessian_operator(w)
     try:
         approx = rnla.nystrom(H, rank, oversample=min(10, dim - rank), random_state=rng, like=w)
@@ -225,10 +226,7 @@ def preconditioned_smoothness(problem, w, preconditioner=None, *, batch_size=Non
     if preconditioner is None:
         preconditioner = SketchyPreconditioner.identity(dim, xp=xp, dtype=w.dtype,
                                                         device=_backend.device_of(w))
-    if problem.n_samples is None:
-        batch = problem.batch(None)
-    else:
-        batch = problem.batch(_sample(problem, w, _batch_size(problem, batch_size, "batch_size"), rng))
+    batch = _random_batch(problem, w, batch_size, rng)
     H = batch.hessian_operator(w, include_penalty=True)
 
     def apply(v):

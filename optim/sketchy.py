@@ -94,9 +94,8 @@ def _svrg_epoch(ctx, w, g, state):
 
 
 def _saga_init(ctx, w, g):
-    problem = ctx.problem
-    full = problem.batch(None)
-    table = full.weighted(problem.dloss(full.margins(w), full.y), full.sw)
+    full = ctx.problem.batch(None)
+    table = full.residuals(w)
     return {"table": table, "mean": full.rmatvec(table) * (1.0 / ctx.n)}
 
 
@@ -106,7 +105,7 @@ def _saga_epoch(ctx, w, g, state):
     reg, inv_n = problem.reg, 1.0 / ctx.n
     for idx in ctx.batches():
         B = problem.batch(idx)
-        new = B.weighted(problem.dloss(B.margins(w), B.y), B.sw)
+        new = B.residuals(w)
         aux = B.rmatvec(new - xp.take(table, idx, axis=0))
         direction = mean + aux * (1.0 / B.size)
         if reg:
