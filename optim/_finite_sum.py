@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import abc
+
 from rnla import _backend
 from rnla._validation import check_nonnegative
 
@@ -10,14 +12,15 @@ def _check_reg(reg):
     return check_nonnegative(reg, "reg")
 
 
-class _FiniteSum:
+class _FiniteSum(abc.ABC):
     """What the solvers need from a problem: ``n_samples``, ``dim``, ``reg``, ``batch(idx)``."""
 
     n_samples: int | None
     reg: float
 
-    def batch(self, idx=None):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def batch(self, idx=None):
+        """The average over the samples ``idx`` (all if ``None``)."""
 
     def _check_idx(self, idx):
         if idx is None:
@@ -56,5 +59,6 @@ class _FiniteSum:
         v = self._check_w(v, "v", block=True)
         return self.batch(self._check_idx(idx)).hvp(w, v)
 
-    def _check_w(self, w, name="w", block=False):  # pragma: no cover - overridden
-        return w
+    @abc.abstractmethod
+    def _check_w(self, w, name="w", block=False):
+        """``w`` validated (and cast) for this problem; ``block`` also admits ``(dim, k)``."""

@@ -9,6 +9,7 @@ SketchySAGA keep one scalar per sample.
 
 from __future__ import annotations
 
+import abc
 import numbers
 
 import numpy as np
@@ -259,15 +260,15 @@ class _GLM(_FiniteSum):
         b = self.batch(self._check_idx(idx))
         return b.weighted(self.d2loss(b.margins(self._check_w(w)), b.y), b.sw)
 
-    # Per-sample loss and derivatives of the margin z; subclasses define them.
-    def loss(self, z, y):  # pragma: no cover - abstract
-        raise NotImplementedError
+    # Per-sample loss and its derivative in the margin z. The binary models also define d2loss,
+    # the curvature weight; Multinomial's per-sample curvature is a K × K block instead.
+    @abc.abstractmethod
+    def loss(self, z, y):
+        """Per-sample loss ``ℓ(z; y)``."""
 
-    def dloss(self, z, y):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def d2loss(self, z, y):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def dloss(self, z, y):
+        """Per-sample derivative ``ℓ'(z; y)``."""
 
 
 class LeastSquares(_GLM):
