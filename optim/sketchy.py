@@ -20,6 +20,7 @@ from scipy.optimize import OptimizeResult
 from rnla import _backend
 from rnla._validation import check_nonnegative, check_positive_int
 
+from ._common import callback_stops, check_callback, diverged
 from ._finite_sum import _FiniteSum
 from .glm import _GLM, LeastSquares
 from .preconditioners import (
@@ -33,8 +34,6 @@ from .preconditioners import (
 __all__ = ["sketchy_katyusha", "sketchy_saga", "sketchy_sgd", "sketchy_svrg"]
 
 DEFAULT_BATCH_SIZE = 256
-#: An objective that grows by more than this factor of ``|f(x0)| + 1`` counts as diverged.
-DIVERGENCE_FACTOR = 1e4
 
 STATUS_MESSAGES = {
     0: "converged: gradient norm below tol * ||grad f(x0)||",
@@ -216,8 +215,7 @@ def _check_options(problem, opts):
         out["learning_rate"] = float(lr)
     out["tol"] = check_nonnegative(opts["tol"], "tol")
     out["ftol"] = check_nonnegative(opts["ftol"], "ftol")
-    if opts["callback"] is not None and not callable(opts["callback"]):
-        raise TypeError("callback must be callable or None")
+    check_callback(opts["callback"])
     return out
 
 
@@ -318,8 +316,7 @@ def _solve(name, problem, x0, precondition, opts):
                 w = epoch_fn(ctx, w, g, state)
                 f, g = full.value_and_grad(w)
                 gnorm = _backend.to_float(xp.linalg.vector_norm(g))
-            if not (math.isfinite(f) and math.isfinite(gnorm)) or \
-                    f - f0 > DIVERGENCE_FACTOR * (abs(f0) + 1.0):
+            if not (math.isfinite(f) and math.isfinite(gnorm)) or diverged(f0, f):
                 what = "became NaN or infinite" if not math.isfinite(f) or not math.isfinite(gnorm) else \
                     f"grew from {f0:.6g} to {f:.6g}"
                 message = (f"diverged in epoch {epoch}: the objective {what} with learning rate "
@@ -340,11 +337,7 @@ def _solve(name, problem, x0, precondition, opts):
                 status = 4
             if opts["callback"] is not None:
                 info = OptimizeResult(x=w, fun=f, jac=g, grad_norm=gnorm, nit=epoch, learning_rate=ctx.lr)
-                try:
-                    stop = opts["callback"](info)
-                except StopIteration:
-                    stop = True
-                if stop is not None and bool(stop) and status == 1:
+                if callback_stops(opts["callback"], info) and status == 1:
                     status = 3
     finally:
         progress.close()

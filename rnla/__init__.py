@@ -3,7 +3,7 @@
 from .eigen import EigshNoConvergence, eigsh
 from .krylov import SolveResult, nystrom_pcg, pcg
 from .lanczos import LanczosResult, lanczos
-from .nystrom import NystromApprox, NystromPreconditioner, nystrom
+from .nystrom import NotPositiveSemidefiniteError, NystromApprox, NystromPreconditioner, nystrom
 from .operators import GramOperator, Operator, as_operator
 from .spectrum import SLQResult, plot_spectral_density, slq, spectral_density
 from .trace_estimation import TraceResult, effective_dimension, trace
@@ -14,6 +14,7 @@ __all__ = [
     "EigshNoConvergence",
     "GramOperator",
     "LanczosResult",
+    "NotPositiveSemidefiniteError",
     "NystromApprox",
     "NystromPreconditioner",
     "Operator",

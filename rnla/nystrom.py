@@ -17,7 +17,15 @@ from ._validation import check_nonnegative, check_positive_int
 from .operators import Operator, as_operator
 from .sketch import orthonormal_sketch
 
-__all__ = ["NystromApprox", "NystromPreconditioner", "nystrom"]
+__all__ = ["NotPositiveSemidefiniteError", "NystromApprox", "NystromPreconditioner", "nystrom"]
+
+
+class NotPositiveSemidefiniteError(ValueError):
+    """A sketch showed that an operator assumed positive semidefinite clearly is not.
+
+    A ``ValueError``, so existing handlers keep working; callers that can do without a
+    preconditioner (Newton-CG on a non-convex function) catch this class alone.
+    """
 
 
 @dataclass(repr=False)
@@ -132,7 +140,8 @@ def _eigh_factor(xp, C, Y_nu, name):
     smin = _backend.to_float(s[0])
     eps = xp.finfo(C.dtype).eps
     if smin < -math.sqrt(eps) * max(smax, 0.0) or smax <= 0:
-        raise ValueError(f"{name} is not positive semidefinite (ΩᵀAΩ has eigenvalue {smin:.3g})")
+        raise NotPositiveSemidefiniteError(
+            f"{name} is not positive semidefinite (ΩᵀAΩ has eigenvalue {smin:.3g})")
     # Eigenvalues ascend: keep the trailing ones above the rounding level (a slice, not a mask).
     first = s.shape[0] - _count(xp, s > (s.shape[0] * eps * smax))
     return (Y_nu @ W[:, first:]) / xp.sqrt(s[first:])

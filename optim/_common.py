@@ -1,0 +1,42 @@
+"""Pieces every optimizer loop shares: the divergence test and callbacks that may stop a run."""
+
+from __future__ import annotations
+
+import inspect
+
+#: An objective that grows by more than this factor of ``|f(x0)| + 1`` counts as diverged.
+DIVERGENCE_FACTOR = 1e4
+
+
+def diverged(f0: float, f: float) -> bool:
+    """Whether ``f`` has grown past the divergence threshold relative to ``f0``."""
+    return f - f0 > DIVERGENCE_FACTOR * (abs(f0) + 1.0)
+
+
+def check_callback(callback):
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
+    return callback
+
+
+def callback_stops(callback, info) -> bool:
+    """Call ``callback(info)``; ``True`` (or anything truthy) or ``StopIteration`` asks to stop.
+
+    A callback of SciPy's ``minimize`` (which carries ``stop_iteration``) is honoured too.
+    """
+    if callback is None:
+        return False
+    try:
+        stop = callback(info)
+    except StopIteration:
+        return True
+    return bool(stop is not None and stop) or bool(getattr(callback, "stop_iteration", False))
+
+
+def accepts_keyword(func, name: str) -> bool:
+    """Whether ``func`` takes a keyword argument ``name`` (or ``**kwargs``)."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())

@@ -1,0 +1,377 @@
+"""NNCG: Newton-CG with a randomized Nyström preconditioner (Rathore et al., arXiv:2402.01868)."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+from scipy.optimize import OptimizeResult, OptimizeWarning
+
+from rnla import _backend
+from rnla._validation import check_nonnegative, check_positive_int
+from rnla.krylov import pcg
+from rnla.nystrom import NotPositiveSemidefiniteError, NystromPreconditioner, nystrom
+from rnla.operators import as_operator
+
+from ._common import callback_stops, check_callback
+from .objective import Objective
+
+__all__ = ["nncg"]
+
+#: Armijo sufficient-decrease constant and backtracking factor (ALGORITHMS.md).
+ARMIJO_C = 0.1
+ARMIJO_SHRINK = 0.5
+MAX_BACKTRACKS = 50
+#: Below this many ulps of f, a sufficient-decrease test is rounding noise.
+NOISE_FACTOR = 100.0
+#: The 'auto' damping is this multiple of the sketched top Hessian eigenvalue, scaled by the
+#: relative gradient norm (so it vanishes at a minimum and Newton's fast local rate returns).
+MU_RELATIVE = 1e-3
+DEFAULT_RANK = 30
+
+STATUS_MESSAGES = {
+    0: "Optimization terminated successfully: gradient norm below gtol.",
+    1: "Maximum number of iterations has been exceeded.",
+    2: "The line search could not decrease the objective (precision loss or a wrong gradient).",
+    3: "NaN or infinity encountered in the gradient or a Hessian product.",
+    99: "The callback asked to stop.",
+}
+
+
+def _check_mu(mu):
+    if isinstance(mu, str):
+        if mu != "auto":
+            raise ValueError(f"mu must be 'auto' or a number >= 0, got {mu!r}")
+        return mu
+    return check_nonnegative(mu, "mu")
+
+
+def _check_cg_rtol(cg_rtol):
+    if isinstance(cg_rtol, str):
+        if cg_rtol != "auto":
+            raise ValueError(f"cg_rtol must be 'auto' or a number in (0, 1), got {cg_rtol!r}")
+        return cg_rtol
+    value = check_nonnegative(cg_rtol, "cg_rtol")
+    if not 0 < value < 1:
+        raise ValueError(f"cg_rtol must lie in (0, 1), got {cg_rtol!r}")
+    return value
+
+
+def _problem(fun, jac, hess, hessp, args):
+    """The callables as an :class:`optim.Objective` (central-difference HVPs if none is given)."""
+    if not callable(fun):
+        raise TypeError(f"fun must be callable, got {type(fun).__name__}")
+    if jac is True:
+        cache = {}
+
+        def value(x, *a):
+            f, g = fun(x, *a)
+            cache["x"], cache["g"] = x, g
+            return f
+
+        def gradient(x, *a):
+            if cache.get("x") is not x:
+                value(x, *a)
+            return cache["g"]
+
+        fun_, jac_ = value, gradient
+    elif callable(jac):
+        fun_, jac_ = fun, jac
+    else:
+        raise ValueError("nncg needs the gradient: pass jac as a callable (or jac=True if fun returns "
+                         f"(value, gradient)), got jac={jac!r}")
+    if hessp is not None and not callable(hessp):
+        raise TypeError(f"hessp must be callable or None, got {type(hessp).__name__}")
+    if hess is not None and not callable(hess):
+        raise TypeError(f"hess must be callable or None, got {type(hess).__name__}")
+    return Objective(fun_, jac_, hessp, args=args)
+
+
+class _Hessian:
+    """Hessian products at the current point, counted; dense ``hess`` is evaluated once per point."""
+
+    def __init__(self, problem, hess, hessp_blocks, args):
+        self.batch = problem.batch(None)
+        self.problem = problem
+        self.hess = hess
+        self.blocks = hessp_blocks
+        self.args = args
+        self.products = 0
+
+    def operator(self, x):
+        n = x.shape[0]
+        if self.hess is not None:
+            H = self.hess(x, *self.args)
+            if getattr(H, "shape", None) != (n, n):
+                raise ValueError(f"hess must return an array of shape {(n, n)}, "
+                                 f"got {getattr(H, 'shape', None)}")
+            base = as_operator(H, name="hess")
+        elif self.blocks:
+            hessp = self.problem.hvp_fun
+
+            def matmat(V):
+                out = hessp(x, V, *self.args)
+                if getattr(out, "shape", None) != V.shape:
+                    raise ValueError(f"hessp must return an array of shape {tuple(V.shape)}, got "
+                                     f"{getattr(out, 'shape', None)}")
+                return out
+
+            base = as_operator(((n, n), matmat, matmat), name="hessp")
+        else:
+            base = self.batch.hessian_operator(x)
+
+        def counted(V):
+            self.products += 1 if V.ndim == 1 else V.shape[1]
+            return base @ V
+
+        return as_operator(((n, n), counted, counted), name="the Hessian")
+
+
+def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constraints=None, callback=None, *,
+         rank=None, mu="auto", precond_every=20, cg_rtol="auto", cg_maxiter=None, maxiter=1000, gtol=1e-5,
+         tol=None, hessp_blocks=False, random_state=None, disp=False, **unknown_options):
+    """Minimise a smooth function by Nyström-preconditioned Newton-CG (NNCG).
+
+    Each iteration solves the damped Newton system ``(H + μI) d = ∇f(x)`` by preconditioned CG
+    (:func:`rnla.pcg`), warm-started at the previous direction and stopped at a relative
+    residual ``cg_rtol``, then moves ``x ← x − t d`` with Armijo backtracking from ``t = 1``
+    (``f(x − t d) <= f(x) − 0.1 t dᵀ∇f``, halving ``t``). Every ``precond_every`` iterations a
+    rank-``rank`` randomized Nyström approximation of the Hessian is sketched from ``rank``
+    Hessian-vector products and turned into the Nyström preconditioner of ``H + μI``. On a
+    non-convex function CG stops at the first direction of negative curvature and keeps the
+    descent direction built so far; a direction with ``dᵀ∇f <= 0`` is replaced by the scaled
+    gradient ``∇f / (λ̂₁ + μ)``. A Hessian that the sketch shows to be indefinite gets no
+    preconditioner until the next refresh.
+
+    Follows SciPy's custom-method protocol: ``scipy.optimize.minimize(fun, x0, jac=..., hessp=...,
+    method=nncg, options={...})`` works (``minimize`` converts ``x0`` to NumPy); called directly
+    it also runs on CuPy arrays, keeping the dtype of ``x0``.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *args) -> float`` (``(float, gradient)`` with ``jac=True``).
+    x0 : (n,) array
+        Starting point.
+    args : tuple
+        Extra arguments of ``fun``, ``jac``, ``hess`` and ``hessp``.
+    jac : callable or True
+        Gradient ``jac(x, *args)``; required.
+    hess : callable, optional
+        Dense Hessian ``hess(x, *args)``, used as an operator (evaluated once per iterate).
+    hessp : callable, optional
+        ``hessp(x, p, *args)``, the Hessian at ``x`` times ``p``. Without ``hess`` and ``hessp``,
+        central differences of ``jac`` (two gradients per product).
+    bounds, constraints
+        Not supported; must be None.
+    callback : callable, optional
+        Called after each iteration with an ``OptimizeResult`` (``x``, ``fun``, ``jac``,
+        ``nit``); ``True`` or ``StopIteration`` stops the run. Under ``minimize``, SciPy's
+        wrapper passes ``x`` or ``intermediate_result`` as the callback expects.
+    rank : int, optional
+        Rank of the Nyström preconditioner, ``min(30, n)`` by default (10 to 60 is typical).
+    mu : 'auto' or float, default 'auto'
+        Damping ``μ``. A number fixes it (as in the NNCG paper). ``'auto'`` uses
+        ``μ_k = 1e-3 · λ̂₁ · min(1, ‖∇f(x_k)‖ / ‖∇f(x_0)‖)`` with ``λ̂₁`` the largest sketched
+        Hessian eigenvalue: relative to the Hessian's scale, and vanishing as the gradient does,
+        which keeps the local convergence superlinear.
+    precond_every : int, default 20
+        Iterations between preconditioner refreshes.
+    cg_rtol : 'auto' or float, default 'auto'
+        Relative CG tolerance; ``'auto'`` is the forcing term
+        ``min(0.5, √(‖∇f(x_k)‖ / ‖∇f(x_0)‖))`` of inexact Newton methods.
+    cg_maxiter : int, optional
+        CG iterations per Newton step, ``min(n, 200)`` by default.
+    maxiter : int, default 1000
+        Newton iterations.
+    gtol : float, default 1e-5
+        Stop when ``‖∇f(x)‖₂ <= gtol``.
+    tol : float, optional
+        ``minimize``'s ``tol``; sets ``gtol`` when given.
+    hessp_blocks : bool, default False
+        ``hessp`` accepts a block ``p`` of shape ``(n, k)``: the sketch is then one block product
+        instead of ``k`` calls.
+    random_state : None, int or numpy.random.Generator
+        Seed of the sketches.
+    disp : bool, default False
+        Print the final message and counts.
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult
+        ``x``, ``fun``, ``jac``, ``nit``, ``nfev``, ``njev``, ``nhev`` (Hessian-vector products,
+        sketches included), ``status`` (0 gtol, 1 maxiter, 2 line search failure, 3 NaN or
+        infinity, 99 callback), ``success``, ``message``, ``cg_iterations`` (total),
+        ``preconditioner`` (the last :class:`rnla.NystromPreconditioner`, or None) and
+        ``history`` (arrays ``fun``, ``grad_norm``, ``time``, ``nhev`` per iteration, entry 0 at
+        ``x0``). The returned ``x`` is always finite.
+
+    Raises
+    ------
+    ValueError
+        For a missing gradient, bounds or constraints, bad options, or a value or gradient
+        that is not finite (or of the wrong shape) at ``x0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.optimize import minimize, rosen, rosen_der, rosen_hess_prod
+    >>> res = minimize(rosen, np.full(50, 0.5), jac=rosen_der, hessp=rosen_hess_prod, method=nncg,
+    ...                options={"gtol": 1e-8, "random_state": 0})
+    >>> res.success, bool(np.allclose(res.x, 1.0))
+    (True, True)
+    """
+    start = time.perf_counter()
+    if unknown_options:
+        warnings.warn(f"Unknown solver options: {', '.join(sorted(unknown_options))}", OptimizeWarning,
+                      stacklevel=2)
+    if bounds is not None or constraints not in (None, (), []):
+        raise ValueError("nncg is an unconstrained method: bounds and constraints must be None")
+    problem = _problem(fun, jac, hess, hessp, tuple(args))
+    hessian = _Hessian(problem, hess, bool(hessp_blocks), tuple(args))
+    if hessp_blocks and (hess is not None or hessp is None):
+        raise ValueError("hessp_blocks=True needs a hessp callable (and no hess)")
+    if getattr(x0, "ndim", None) != 1:
+        x0 = np.asarray(x0)
+        if x0.ndim != 1:
+            raise ValueError(f"x0 must be a 1-D array, got shape {x0.shape}")
+    xp = _backend.array_namespace(x0)
+    x = x0 if xp.isdtype(x0.dtype, "real floating") else xp.astype(x0, xp.float64)
+    n = x.shape[0]
+    rank = min(DEFAULT_RANK, n) if rank is None else check_positive_int(rank, "rank", upper=n,
+                                                                         upper_name="the dimension of x0")
+    mu = _check_mu(mu)
+    cg_rtol = _check_cg_rtol(cg_rtol)
+    precond_every = check_positive_int(precond_every, "precond_every")
+    cg_maxiter = min(n, 200) if cg_maxiter is None else check_positive_int(cg_maxiter, "cg_maxiter")
+    maxiter = check_positive_int(maxiter, "maxiter")
+    gtol = check_nonnegative(gtol if tol is None else tol, "gtol" if tol is None else "tol")
+    check_callback(callback)
+    rng = _backend.check_random_state(random_state)
+    batch = hessian.batch
+
+    f, g = batch.value_and_grad(x)
+    nfev, njev = 1, 1
+    gnorm = _backend.to_float(xp.linalg.vector_norm(g))
+    if not (math.isfinite(f) and math.isfinite(gnorm)):
+        raise ValueError("fun or jac is not finite at x0")
+    gnorm0 = gnorm
+    history = {"fun": [f], "grad_norm": [gnorm], "time": [time.perf_counter() - start], "nhev": [0]}
+    d = None
+    approx, lam1 = None, None
+    precond = None
+    cg_total, nit, status = 0, 0, 1
+    message = None
+    if gnorm <= gtol:
+        status = 0
+    while status == 1 and nit < maxiter:
+        H = hessian.operator(x)
+        if nit % precond_every == 0:
+            try:
+                approx = nystrom(H, rank, oversample=0, random_state=rng, like=x)
+                lam1 = _backend.to_float(approx.eigvals[0]) if approx.rank else 0.0
+            except NotPositiveSemidefiniteError:
+                approx = None  # an indefinite Hessian: plain CG until the next refresh
+                if lam1 is None:
+                    lam1 = _hessian_scale(H, x, xp, rng)
+            except ValueError as err:
+                status, message = 3, f"the Hessian products failed: {err}"
+                break
+        ratio = min(1.0, gnorm / gnorm0)
+        mu_k = MU_RELATIVE * lam1 * ratio if mu == "auto" else mu
+        mu_k = max(mu_k, _tiny(xp, x) * lam1)
+        precond = NystromPreconditioner(approx, mu_k) if approx is not None and (mu_k > 0 or approx.rank) \
+            else None
+        rtol = min(0.5, math.sqrt(ratio)) if cg_rtol == "auto" else cg_rtol
+        shifted = as_operator(((n, n), lambda v, H=H, s=mu_k: H @ v + s * v), name="H + mu I")
+        d_new, info, solve = pcg(shifted, g, x0=_warm_start(shifted, d, g, xp), rtol=rtol, maxiter=cg_maxiter,
+                                 M=precond, full_output=True)
+        cg_total += solve.iterations
+        if info == -3:
+            status, message = 3, "NaN or infinity appeared in a Hessian-vector product"
+            break
+        slope = _backend.to_float(xp.sum(d_new * g))
+        if not (math.isfinite(slope) and slope > 0):
+            d_new = g * (1.0 / (lam1 + mu_k)) if lam1 + mu_k > 0 else g
+            slope = _backend.to_float(xp.sum(d_new * g))
+        d = d_new
+        t, g_try = 1.0, None
+        eps = float(xp.finfo(x.dtype).eps)
+        for _ in range(MAX_BACKTRACKS):
+            x_try = x - t * d
+            with np.errstate(over="ignore", invalid="ignore"):
+                f_try = batch.value(x_try)
+            nfev += 1
+            needed = ARMIJO_C * t * slope
+            if math.isfinite(f_try) and needed <= NOISE_FACTOR * eps * max(abs(f), abs(f_try)):
+                # The decrease asked for is within rounding of f (near a minimum): judge the
+                # step by the gradient norm instead, which rounding does not hide.
+                g_try = batch.grad(x_try)
+                njev += 1
+                gnorm_try = _backend.to_float(xp.linalg.vector_norm(g_try))
+                if gnorm_try < gnorm:
+                    break
+                g_try = None
+            elif math.isfinite(f_try) and f_try <= f - needed:
+                break
+            t *= ARMIJO_SHRINK
+        else:
+            status = 2
+            break
+        if g_try is None:
+            g_try = batch.grad(x_try)
+            njev += 1
+            gnorm_try = _backend.to_float(xp.linalg.vector_norm(g_try))
+        if not math.isfinite(gnorm_try):
+            status = 3
+            message = "jac returned NaN or infinity at an accepted point; the previous iterate is returned"
+            break
+        x, f, g, gnorm = x_try, f_try, g_try, gnorm_try
+        if t < 1.0:
+            d = t * d  # warm-start the next solve from the step actually taken
+        nit += 1
+        history["fun"].append(f)
+        history["grad_norm"].append(gnorm)
+        history["time"].append(time.perf_counter() - start)
+        history["nhev"].append(hessian.products)
+        if gnorm <= gtol:
+            status = 0
+        elif callback_stops(callback, OptimizeResult(x=x, fun=f, jac=g, nit=nit)):
+            status = 99
+    message = message or STATUS_MESSAGES[status]
+    if disp:
+        print(f"{message}\n         Current function value: {f:.6g}\n         Iterations: {nit}\n"
+              f"         Function evaluations: {nfev}\n         Gradient evaluations: {njev}\n"
+              f"         Hessian-vector products: {hessian.products}")
+    return OptimizeResult(x=x, fun=f, jac=g, nit=nit, nfev=nfev, njev=njev, nhev=hessian.products,
+                          status=status, success=status == 0, message=message, cg_iterations=cg_total,
+                          preconditioner=precond, history={k: np.asarray(v) for k, v in history.items()})
+
+
+def _warm_start(A, d, g, xp):
+    """The previous direction scaled to minimise the Newton model along it (None if that is 0).
+
+    Raw warm starts hurt once the gradient has shrunk by orders of magnitude; the best multiple
+    ``α = dᵀg / dᵀAd`` never starts CG worse than zero. Costs one product.
+    """
+    if d is None:
+        return None
+    curv = _backend.to_float(xp.sum(d * (A @ d)))
+    slope = _backend.to_float(xp.sum(d * g))
+    if not (math.isfinite(curv) and curv > 0 and slope > 0):
+        return None
+    return d * (slope / curv)
+
+
+def _tiny(xp, x):
+    return math.sqrt(float(xp.finfo(x.dtype).eps)) * 1e-3
+
+
+def _hessian_scale(H, x, xp, rng):
+    """``‖H u‖`` for a random unit ``u``: a scale for μ when the sketch failed (one product)."""
+    u = _backend.random_normal(xp, (x.shape[0],), dtype=x.dtype, device=_backend.device_of(x),
+                               random_state=rng)
+    u = u / xp.linalg.vector_norm(u)
+    return _backend.to_float(xp.linalg.vector_norm(H @ u))
