@@ -87,8 +87,10 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
         random order, ``⌈n / batches⌉`` steps. Full batch by default.
     callback : callable, optional
         ``callback(intermediate_result)`` after each step with an ``OptimizeResult`` holding
-        ``x``, ``fun``, ``jac``, ``grad_norm``, ``nit`` and ``state``; returning ``True`` or
-        raising ``StopIteration`` stops the run.
+        the new ``x``, ``nit`` and ``state``, and full batch its ``fun``, ``jac`` and
+        ``grad_norm``; with minibatches instead ``batch_fun`` and ``batch_grad_norm``, the
+        minibatch value and gradient norm at the point the step started from. Returning
+        ``True`` or raising ``StopIteration`` stops the run.
     gtol : float, default 0
         Full batch only: stop once ``‖∇f(x)‖ <= gtol``.
     random_state : None, int or numpy.random.Generator
@@ -99,11 +101,13 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
     scipy.optimize.OptimizeResult
         ``x``, ``fun``, ``jac``, ``grad_norm``, ``nit`` (steps taken), ``success``, ``status``
         (0 gtol, 1 step limit, 2 diverged, 3 callback), ``message``, ``state`` (the final
-        optimizer state) and ``history`` (arrays ``fun``, ``grad_norm``, ``time`` per step,
-        entry 0 at ``x0``; minibatch values under ``batches``). Full batch, ``x`` is the
-        iterate with the lowest value seen (they differ only for non-monotone methods); with
-        minibatches it is the last iterate and ``fun``/``jac`` are recomputed on all samples.
-        After a divergence the last finite iterate is returned with ``status=2``.
+        optimizer state) and ``history``. Full batch: arrays ``fun``, ``grad_norm`` and ``time``
+        (seconds since the call), entry 0 at ``x0`` and entry ``k`` after step ``k``; ``x`` is the
+        point that met ``gtol``, or else the iterate with the lowest value seen (the last one
+        for monotone methods). Minibatches: arrays ``batch_fun``, ``batch_grad_norm`` and
+        ``time``, entry ``k − 1`` for step ``k`` (at the point it started from); ``x`` is the
+        last iterate and ``fun``/``jac`` are computed on all samples. After a divergence the
+        last finite iterate is returned with ``status=2``.
 
     Raises
     ------
@@ -144,7 +148,10 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
     f0 = f
     best = (x, f, g, gnorm)
     state = optimizer.init(x)
-    history = {"fun": [f], "grad_norm": [gnorm], "time": [time.perf_counter() - start]}
+    if batches is None:
+        history = {"fun": [f], "grad_norm": [gnorm], "time": [time.perf_counter() - start]}
+    else:
+        history = {"batch_fun": [], "batch_grad_norm": [], "time": []}
     order, pos, x_prev = None, 0, x
     status, message, nit = 1, None, 0
     if batches is None and gnorm <= gtol:
@@ -157,7 +164,7 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
                 pos = 0
             idx, pos = order[pos:pos + batches], pos + batches
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                f, g, gnorm = _checked(evaluate, x, idx, xp, f"step {nit}")
+                f, g, gnorm = _checked(evaluate, x, idx, xp, f"step {nit + 1}")
             if not (math.isfinite(f) and math.isfinite(gnorm)) or diverged(f0, f):
                 x, status, message = x_prev, 2, _diverged_message(nit)
                 break
@@ -172,7 +179,12 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
                 f_new, g_new, gnorm_new = _checked(evaluate, x_new, None, xp, f"step {nit + 1}")
         nit += 1
         if batches is not None:
+            history["batch_fun"].append(f)
+            history["batch_grad_norm"].append(gnorm)
+            history["time"].append(time.perf_counter() - start)
             x_prev, x = x, x_new
+            # The batch values belong to the point the step started from, not to the new x.
+            info = OptimizeResult(x=x, nit=nit, state=state, batch_fun=f, batch_grad_norm=gnorm)
         else:
             if not (math.isfinite(f_new) and math.isfinite(gnorm_new)) or diverged(f0, f_new):
                 status, message = 2, _diverged_message(nit)
@@ -181,17 +193,22 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
             if f <= best[1]:
                 best = (x, f, g, gnorm)
             if gnorm <= gtol:
-                status = 0
-        history["fun"].append(f)
-        history["grad_norm"].append(gnorm)
-        history["time"].append(time.perf_counter() - start)
-        info = OptimizeResult(x=x, fun=f, jac=g, grad_norm=gnorm, nit=nit, state=state)
+                status, best = 0, (x, f, g, gnorm)  # the point that met gtol is the answer
+            history["fun"].append(f)
+            history["grad_norm"].append(gnorm)
+            history["time"].append(time.perf_counter() - start)
+            info = OptimizeResult(x=x, fun=f, jac=g, grad_norm=gnorm, nit=nit, state=state)
         if callback_stops(callback, info) and status == 1:
             status = 3
     if batches is None:
         x, f, g, gnorm = best
     else:
-        f, g, gnorm = _checked(evaluate, x, None, xp, "the final iterate")
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            f, g, gnorm = _checked(evaluate, x, None, xp, "the final iterate")
+        if status != 2 and (not (math.isfinite(f) and math.isfinite(gnorm)) or diverged(f0, f)):
+            # The last step blew up: no later batch showed it, the full evaluation does.
+            x, status, message = x_prev, 2, _diverged_message(nit)
+            f, g, gnorm = _checked(evaluate, x, None, xp, "the last finite iterate")
     return OptimizeResult(x=x, fun=f, jac=g, grad_norm=gnorm, nit=nit, success=status == 0, status=status,
                           message=message or STATUS_MESSAGES[status], state=state,
                           history={k: np.asarray(v, dtype=float) for k, v in history.items()})

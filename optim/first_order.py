@@ -88,6 +88,8 @@ def _rate(learning_rate, count):
         return learning_rate
     value = learning_rate(count)
     try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
         value = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"the learning_rate schedule returned {value!r} at count {count}, "
