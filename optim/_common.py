@@ -40,3 +40,27 @@ def accepts_keyword(func, name: str) -> bool:
     except (TypeError, ValueError):  # builtins without a signature
         return False
     return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def scipy_callback(callback):
+    """``callback`` called the way SciPy's minimizers call it, given an intermediate result.
+
+    SciPy passes the ``OptimizeResult`` only to a callback whose one parameter is named
+    ``intermediate_result`` and a copy of ``x`` to any other; ``minimize`` leaves custom
+    methods to do this themselves.
+    """
+    if callback is None:
+        return None
+    try:
+        names = set(inspect.signature(callback).parameters)
+    except (TypeError, ValueError):
+        names = set()
+    if names == {"intermediate_result"}:
+        def call(info):
+            return callback(intermediate_result=info)
+    else:
+        def call(info):
+            x = info.x
+            return callback(x.copy() if hasattr(x, "copy") else x)
+    call.stop_iteration = False
+    return call

@@ -15,7 +15,7 @@ from rnla.krylov import pcg
 from rnla.nystrom import NotPositiveSemidefiniteError, NystromPreconditioner, nystrom
 from rnla.operators import as_operator
 
-from ._common import callback_stops, check_callback
+from ._common import callback_stops, check_callback, scipy_callback
 from .objective import Objective
 
 __all__ = ["nncg"]
@@ -24,12 +24,15 @@ __all__ = ["nncg"]
 ARMIJO_C = 0.1
 ARMIJO_SHRINK = 0.5
 MAX_BACKTRACKS = 50
+#: A direction making a smaller cosine with the gradient is not trusted as a descent direction.
+MIN_COSINE = 1e-8
 #: Below this many ulps of f, a sufficient-decrease test is rounding noise.
 NOISE_FACTOR = 100.0
 #: The 'auto' damping is this multiple of the sketched top Hessian eigenvalue, scaled by the
 #: relative gradient norm (so it vanishes at a minimum and Newton's fast local rate returns).
 MU_RELATIVE = 1e-3
 DEFAULT_RANK = 30
+DEFAULT_GTOL = 1e-5
 
 STATUS_MESSAGES = {
     0: "Optimization terminated successfully: gradient norm below gtol.",
@@ -89,6 +92,10 @@ def _problem(fun, jac, hess, hessp, args):
     return Objective(fun_, jac_, hessp, args=args)
 
 
+class _CallableError(ValueError):
+    """A user callable misbehaved (wrong shape, failed): raised, never reported as a status."""
+
+
 class _Hessian:
     """Hessian products at the current point, counted; dense ``hess`` is evaluated once per point."""
 
@@ -124,13 +131,18 @@ class _Hessian:
 
         def counted(V):
             self.products += 1 if V.ndim == 1 else V.shape[1]
-            return base @ V
+            try:
+                return base @ V
+            except _CallableError:
+                raise
+            except ValueError as err:  # shape checks of the callables: the caller's bug
+                raise _CallableError(str(err)) from None
 
         return as_operator(((n, n), counted, counted), name="the Hessian")
 
 
 def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constraints=None, callback=None, *,
-         rank=None, mu="auto", precond_every=20, cg_rtol="auto", cg_maxiter=None, maxiter=1000, gtol=1e-5,
+         rank=None, mu="auto", precond_every=20, cg_rtol="auto", cg_maxiter=None, maxiter=1000, gtol=None,
          tol=None, hessp_blocks=False, random_state=None, disp=False, **unknown_options):
     """Minimise a smooth function by Nyström-preconditioned Newton-CG (NNCG).
 
@@ -167,9 +179,10 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
     bounds, constraints
         Not supported; must be None.
     callback : callable, optional
-        Called after each iteration with an ``OptimizeResult`` (``x``, ``fun``, ``jac``,
-        ``nit``); ``True`` or ``StopIteration`` stops the run. Under ``minimize``, SciPy's
-        wrapper passes ``x`` or ``intermediate_result`` as the callback expects.
+        Called after each iteration, in SciPy's two styles: ``callback(intermediate_result)``
+        (an ``OptimizeResult`` with ``x``, ``fun``, ``jac``, ``nit``) if its only parameter is
+        named ``intermediate_result``, else ``callback(xk)`` with a copy of the iterate.
+        Raising ``StopIteration`` (or returning ``True``) stops the run.
     rank : int, optional
         Rank of the Nyström preconditioner, ``min(30, n)`` by default (10 to 60 is typical).
     mu : 'auto' or float, default 'auto'
@@ -186,10 +199,10 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
         CG iterations per Newton step, ``min(n, 200)`` by default.
     maxiter : int, default 1000
         Newton iterations.
-    gtol : float, default 1e-5
-        Stop when ``‖∇f(x)‖₂ <= gtol``.
+    gtol : float, optional
+        Stop when ``‖∇f(x)‖₂ <= gtol``; 1e-5 by default.
     tol : float, optional
-        ``minimize``'s ``tol``; sets ``gtol`` when given.
+        ``minimize``'s ``tol``: sets ``gtol`` unless ``gtol`` itself is given.
     hessp_blocks : bool, default False
         ``hessp`` accepts a block ``p`` of shape ``(n, k)``: the sketch is then one block product
         instead of ``k`` calls.
@@ -247,8 +260,11 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
     precond_every = check_positive_int(precond_every, "precond_every")
     cg_maxiter = min(n, 200) if cg_maxiter is None else check_positive_int(cg_maxiter, "cg_maxiter")
     maxiter = check_positive_int(maxiter, "maxiter")
-    gtol = check_nonnegative(gtol if tol is None else tol, "gtol" if tol is None else "tol")
-    check_callback(callback)
+    if gtol is not None:  # an explicit gtol wins over minimize's tol, as in SciPy's methods
+        gtol = check_nonnegative(gtol, "gtol")
+    else:
+        gtol = DEFAULT_GTOL if tol is None else check_nonnegative(tol, "tol")
+    callback = scipy_callback(check_callback(callback))
     rng = _backend.check_random_state(random_state)
     batch = hessian.batch
 
@@ -272,6 +288,8 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
             try:
                 approx = nystrom(H, rank, oversample=0, random_state=rng, like=x)
                 lam1 = _backend.to_float(approx.eigvals[0]) if approx.rank else 0.0
+            except _CallableError:
+                raise
             except NotPositiveSemidefiniteError:
                 approx = None  # an indefinite Hessian: plain CG until the next refresh
                 if lam1 is None:
@@ -286,14 +304,21 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
             else None
         rtol = min(0.5, math.sqrt(ratio)) if cg_rtol == "auto" else cg_rtol
         shifted = as_operator(((n, n), lambda v, H=H, s=mu_k: H @ v + s * v), name="H + mu I")
-        d_new, info, solve = pcg(shifted, g, x0=_warm_start(shifted, d, g, xp), rtol=rtol, maxiter=cg_maxiter,
-                                 M=precond, full_output=True)
+        start_d = _warm_start(shifted, d, g, xp)
+        d_new, info, solve = pcg(shifted, g, x0=start_d, rtol=rtol, maxiter=cg_maxiter, M=precond,
+                                 full_output=True)
         cg_total += solve.iterations
+        if info == -1 and start_d is not None:
+            # Negative curvature met from the warm start: its iterate need not be a useful descent
+            # direction, while CG from zero always builds one (or none: the fallback below).
+            d_new, info, solve = pcg(shifted, g, rtol=rtol, maxiter=cg_maxiter, M=precond, full_output=True)
+            cg_total += solve.iterations
         if info == -3:
             status, message = 3, "NaN or infinity appeared in a Hessian-vector product"
             break
         slope = _backend.to_float(xp.sum(d_new * g))
-        if not (math.isfinite(slope) and slope > 0):
+        dnorm = _backend.to_float(xp.linalg.vector_norm(d_new))
+        if not (math.isfinite(slope) and slope > MIN_COSINE * dnorm * gnorm):
             d_new = g * (1.0 / (lam1 + mu_k)) if lam1 + mu_k > 0 else g
             slope = _backend.to_float(xp.sum(d_new * g))
         d = d_new
@@ -306,8 +331,11 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
             nfev += 1
             needed = ARMIJO_C * t * slope
             if math.isfinite(f_try) and needed <= NOISE_FACTOR * eps * max(abs(f), abs(f_try)):
-                # The decrease asked for is within rounding of f (near a minimum): judge the
-                # step by the gradient norm instead, which rounding does not hide.
+                # The decrease asked for is within rounding of f: accept a step that still lowers
+                # f, or one that lowers the gradient norm, which rounding does not hide (near a
+                # minimum f cannot show progress; near a saddle the gradient grows as f falls).
+                if f_try < f:
+                    break
                 g_try = batch.grad(x_try)
                 njev += 1
                 gnorm_try = _backend.to_float(xp.linalg.vector_norm(g_try))
@@ -338,13 +366,15 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
         history["nhev"].append(hessian.products)
         if gnorm <= gtol:
             status = 0
-        elif callback_stops(callback, OptimizeResult(x=x, fun=f, jac=g, nit=nit)):
+        if callback_stops(callback, OptimizeResult(x=x, fun=f, jac=g, nit=nit)) and status == 1:
             status = 99
     message = message or STATUS_MESSAGES[status]
     if disp:
         print(f"{message}\n         Current function value: {f:.6g}\n         Iterations: {nit}\n"
               f"         Function evaluations: {nfev}\n         Gradient evaluations: {njev}\n"
               f"         Hessian-vector products: {hessian.products}")
+    if hess is None and hessp is None:
+        njev += 2 * hessian.products  # each finite-difference product costs two gradients
     return OptimizeResult(x=x, fun=f, jac=g, nit=nit, nfev=nfev, njev=njev, nhev=hessian.products,
                           status=status, success=status == 0, message=message, cg_iterations=cg_total,
                           preconditioner=precond, history={k: np.asarray(v) for k, v in history.items()})
