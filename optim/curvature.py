@@ -252,8 +252,8 @@ def osgm(learning_rate=None):
         count = state.count + 1
         if state.x is None:  # the first call: x₀ is the accepted point
             gg = _backend.to_float(xp.sum(grad * grad))
-            if gg == 0:
-                return xp.zeros_like(grad), state._replace(count=count, x=params, value=f, grad=grad)
+            if gg == 0:  # a stationary point: stay, and start afresh if a later gradient is not 0
+                return xp.zeros_like(grad), state._replace(count=count)
             if state.learning_rate is None:
                 xnorm = _backend.to_float(xp.linalg.vector_norm(params))
                 t0 = PROBE * max(xnorm, 1.0) / math.sqrt(gg)

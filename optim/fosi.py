@@ -165,14 +165,15 @@ def fosi(base, hvp, *, k=5, l=0, alpha=0.1, every=100, warmup=None, clip=None, m
         num_lanczos = check_positive_int(num_lanczos, "num_lanczos")
         if num_lanczos <= k + l:
             raise ValueError(f"num_lanczos must exceed k + l = {k + l}, got {num_lanczos}")
-    rng = _backend.check_random_state(random_state)
+    _backend.check_random_state(random_state)  # validated now, drawn from at each init
 
     def init(params):
         xp = _check_params(params)
         n = params.shape[0]
         if k + l >= n:
             raise ValueError(f"k + l = {k + l} must be smaller than the number of parameters ({n})")
-        seed = int(rng.integers(2**63))
+        # An integer seed gives every init the same Lanczos seeds; a Generator advances.
+        seed = int(_backend.check_random_state(random_state).integers(2**63))
         return FosiState(count=0, base_state=base.init(params), eigvecs=None, eigvals=None,
                          momentum=xp.zeros_like(params), scale=1.0, seed=seed, hvps=0)
 
@@ -188,6 +189,8 @@ def fosi(base, hvp, *, k=5, l=0, alpha=0.1, every=100, warmup=None, clip=None, m
                 raise ValueError(f"hvp must return an array of shape {tuple(v.shape)}, got "
                                  f"{getattr(out, 'shape', None)}")
             products[0] += 1
+            if not bool(xp.all(xp.isfinite(out))):
+                raise ValueError("hvp returned NaN or infinity")
             return out
 
         op = as_operator(((n, n), matvec), name="the Hessian (hvp)")
