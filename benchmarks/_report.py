@@ -8,6 +8,7 @@ import re
 import statistics
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,20 @@ def timed(fn, repeats):
         if times[-1] > 60.0:
             break
     return statistics.median(times), len(times), out
+
+
+def timed_fit(est, X, y):
+    """Fit a scikit-learn estimator with its ConvergenceWarning silenced; returns the seconds taken.
+
+    The benchmarks stop solvers early on purpose (a growing ``max_iter``), so the warning is noise.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t0 = time.perf_counter()
+        est.fit(X, y)
+        return time.perf_counter() - t0
 
 
 def machine():

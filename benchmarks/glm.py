@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-import warnings
 
 import numpy as np
 import scipy.linalg
-from _report import IMG, machine, markdown_table, write_section
+from _report import IMG, machine, markdown_table, timed_fit, write_section
 from problems import make_l1, make_l2, make_r2
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 
 import optim
@@ -82,11 +80,7 @@ def run_sklearn(kind, solver, X, y, reg, prob, fstar, budget):
     trace, spent, hit = [], 0.0, None
     for k in schedule:
         est = sklearn_estimator(kind, solver, reg, n, k)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            t0 = time.perf_counter()
-            est.fit(X, y)
-            elapsed = time.perf_counter() - t0
+        elapsed = timed_fit(est, X, y)
         spent += elapsed
         iters = int(np.max(est.n_iter_)) if getattr(est, "n_iter_", None) is not None else 1
         sub = max((prob.value(est.coef_.ravel()) - fstar) / fstar, 0.0)
@@ -103,11 +97,7 @@ def run_sklearn(kind, solver, X, y, reg, prob, fstar, budget):
     for _ in range(2):
         if first > 60:
             break
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            t0 = time.perf_counter()
-            est.fit(X, y)
-            times.append(time.perf_counter() - t0)
+        times.append(timed_fit(est, X, y))
     return trace, statistics.median(times), trace[-1][1]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning
@@ -322,36 +323,13 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
             d_new = g * (1.0 / (lam1 + mu_k)) if lam1 + mu_k > 0 else g
             slope = _backend.to_float(xp.sum(d_new * g))
         d = d_new
-        t, g_try = 1.0, None
-        eps = float(xp.finfo(x.dtype).eps)
-        for _ in range(MAX_BACKTRACKS):
-            x_try = x - t * d
-            with np.errstate(over="ignore", invalid="ignore"):
-                f_try = batch.value(x_try)
-            nfev += 1
-            needed = ARMIJO_C * t * slope
-            if math.isfinite(f_try) and needed <= NOISE_FACTOR * eps * max(abs(f), abs(f_try)):
-                # The decrease asked for is within rounding of f: accept a step that still lowers
-                # f, or one that lowers the gradient norm, which rounding does not hide (near a
-                # minimum f cannot show progress; near a saddle the gradient grows as f falls).
-                if f_try < f:
-                    break
-                g_try = batch.grad(x_try)
-                njev += 1
-                gnorm_try = _backend.to_float(xp.linalg.vector_norm(g_try))
-                if gnorm_try < gnorm:
-                    break
-                g_try = None
-            elif math.isfinite(f_try) and f_try <= f - needed:
-                break
-            t *= ARMIJO_SHRINK
-        else:
+        found = _line_search(batch, x, f, gnorm, d, slope, xp)
+        nfev += found.nfev
+        njev += found.njev
+        if found.t is None:
             status = 2
             break
-        if g_try is None:
-            g_try = batch.grad(x_try)
-            njev += 1
-            gnorm_try = _backend.to_float(xp.linalg.vector_norm(g_try))
+        t, x_try, f_try, g_try, gnorm_try = found.t, found.x, found.f, found.g, found.gnorm
         if not math.isfinite(gnorm_try):
             status = 3
             message = "jac returned NaN or infinity at an accepted point; the previous iterate is returned"
@@ -378,6 +356,56 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
     return OptimizeResult(x=x, fun=f, jac=g, nit=nit, nfev=nfev, njev=njev, nhev=hessian.products,
                           status=status, success=status == 0, message=message, cg_iterations=cg_total,
                           preconditioner=precond, history={k: np.asarray(v) for k, v in history.items()})
+
+
+@dataclass
+class _Step:
+    """Outcome of :func:`_line_search`: the step ``t`` (None on failure) and the accepted point."""
+
+    t: float | None
+    x: object = None
+    f: float = math.nan
+    g: object = None
+    gnorm: float = math.nan
+    nfev: int = 0
+    njev: int = 0
+
+
+def _line_search(batch, x, f, gnorm, d, slope, xp):
+    """Armijo backtracking along ``−d`` from ``t = 1``; the gradient at the accepted point comes too.
+
+    Where the decrease asked for is within rounding of ``f``, a step is accepted if it still
+    lowers ``f`` or if it lowers the gradient norm, which rounding does not hide (near a minimum
+    ``f`` cannot show progress; near a saddle the gradient grows while ``f`` falls).
+    """
+    eps = float(xp.finfo(x.dtype).eps)
+    out = _Step(t=None)
+    t = 1.0
+    for _ in range(MAX_BACKTRACKS):
+        x_try = x - t * d
+        with np.errstate(over="ignore", invalid="ignore"):
+            f_try = batch.value(x_try)
+        out.nfev += 1
+        needed = ARMIJO_C * t * slope
+        finite = math.isfinite(f_try)
+        noisy = finite and needed <= NOISE_FACTOR * eps * max(abs(f), abs(f_try))
+        if finite and (f_try <= f - needed or (noisy and f_try < f)):
+            break
+        if noisy:
+            g_try = batch.grad(x_try)
+            out.njev += 1
+            gnorm_try = _backend.to_float(xp.linalg.vector_norm(g_try))
+            if gnorm_try < gnorm:
+                out.t, out.x, out.f, out.g, out.gnorm = t, x_try, f_try, g_try, gnorm_try
+                return out
+        t *= ARMIJO_SHRINK
+    else:
+        return out
+    g_try = batch.grad(x_try)
+    out.njev += 1
+    out.t, out.x, out.f, out.g = t, x_try, f_try, g_try
+    out.gnorm = _backend.to_float(xp.linalg.vector_norm(g_try))
+    return out
 
 
 def _warm_start(A, d, g, xp):
