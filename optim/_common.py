@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
+
+from rnla import _backend
+
 #: An objective that grows by more than this factor of ``|f(x0)| + 1`` counts as diverged.
 DIVERGENCE_FACTOR = 1e4
 
@@ -64,3 +68,20 @@ def scipy_callback(callback):
             return callback(x.copy() if hasattr(x, "copy") else x)
     call.stop_iteration = False
     return call
+
+
+def check_start(x0, name="x0"):
+    """``(x, xp)``: the starting point as a 1-D real floating array (integers become float64).
+
+    Anything without ``ndim`` (a list) goes through NumPy; NaN or infinity raises, naming ``name``.
+    """
+    if getattr(x0, "ndim", None) is None:
+        x0 = np.asarray(x0)
+    if x0.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got shape {tuple(x0.shape)}")
+    xp = _backend.array_namespace(x0)
+    if not xp.isdtype(x0.dtype, "real floating"):
+        x0 = xp.astype(x0, xp.float64)
+    if not bool(xp.all(xp.isfinite(x0))):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return x0, xp

@@ -11,7 +11,7 @@ from scipy.optimize import OptimizeResult
 from rnla import _backend
 from rnla._validation import check_nonnegative, check_positive_int
 
-from ._common import accepts_keyword, callback_stops, check_callback, diverged
+from ._common import accepts_keyword, callback_stops, check_callback, check_start, diverged
 from ._finite_sum import _FiniteSum
 
 __all__ = ["run"]
@@ -134,10 +134,7 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
         if n_samples is None:
             raise ValueError("batches needs a finite-sum objective (an optim problem with n_samples)")
         batches = min(check_positive_int(batches, "batches"), n_samples)
-    if getattr(x0, "ndim", None) != 1:
-        raise ValueError(f"x0 must be a 1-D array, got shape {getattr(x0, 'shape', None)}")
-    xp = _backend.array_namespace(x0)
-    x = x0 if xp.isdtype(x0.dtype, "real floating") else xp.astype(x0, xp.float64)
+    x, xp = check_start(x0)
     rng = _backend.check_random_state(random_state)
     pass_value = accepts_keyword(optimizer.update, "value")
 

@@ -16,7 +16,7 @@ from rnla.krylov import pcg
 from rnla.nystrom import NotPositiveSemidefiniteError, NystromPreconditioner, nystrom
 from rnla.operators import as_operator
 
-from ._common import callback_stops, check_callback, scipy_callback
+from ._common import callback_stops, check_callback, check_start, scipy_callback
 from .objective import Objective
 
 __all__ = ["nncg"]
@@ -247,12 +247,7 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
     hessian = _Hessian(problem, hess, bool(hessp_blocks), tuple(args))
     if hessp_blocks and (hess is not None or hessp is None):
         raise ValueError("hessp_blocks=True needs a hessp callable (and no hess)")
-    if getattr(x0, "ndim", None) != 1:
-        x0 = np.asarray(x0)
-        if x0.ndim != 1:
-            raise ValueError(f"x0 must be a 1-D array, got shape {x0.shape}")
-    xp = _backend.array_namespace(x0)
-    x = x0 if xp.isdtype(x0.dtype, "real floating") else xp.astype(x0, xp.float64)
+    x, xp = check_start(x0)
     n = x.shape[0]
     rank = min(DEFAULT_RANK, n) if rank is None else check_positive_int(rank, "rank", upper=n,
                                                                          upper_name="the dimension of x0")

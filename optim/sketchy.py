@@ -20,7 +20,7 @@ from scipy.optimize import OptimizeResult
 from rnla import _backend
 from rnla._validation import check_nonnegative, check_positive_int
 
-from ._common import callback_stops, check_callback, diverged
+from ._common import callback_stops, check_callback, check_start, diverged
 from ._finite_sum import _FiniteSum
 from .glm import _GLM, LeastSquares
 from .preconditioners import (
@@ -166,18 +166,13 @@ def _check_x0(problem, x0):
         if x0.shape != (dim,):
             raise ValueError(f"x0 must have shape ({dim},), got {tuple(x0.shape)}")
         x0 = xp.astype(x0, dtype)
-    else:
-        if x0 is None:
-            raise ValueError("x0 is required for an Objective given by callables")
-        if getattr(x0, "ndim", None) != 1:
-            raise ValueError(f"x0 must be a 1-D array, got shape {getattr(x0, 'shape', None)}")
         xp = _backend.array_namespace(x0)
-        if not xp.isdtype(x0.dtype, "real floating"):
-            x0 = xp.astype(x0, xp.float64)
-    xp = _backend.array_namespace(x0)
-    if not bool(xp.all(xp.isfinite(x0))):
-        raise ValueError("x0 contains NaN or infinity")
-    return x0
+        if not bool(xp.all(xp.isfinite(x0))):
+            raise ValueError("x0 contains NaN or infinity")
+        return x0
+    if x0 is None:
+        raise ValueError("x0 is required for an Objective given by callables")
+    return check_start(x0)[0]
 
 
 def _check_update_freq(update_freq, problem):

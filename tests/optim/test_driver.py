@@ -493,8 +493,10 @@ def test_bad_optimizer_x0_and_batches():
         run(object(), objective, np.ones(3), steps=5)
     with pytest.raises(ValueError, match="x0 must be a 1-D array"):
         run(sgd(0.1), objective, np.ones((3, 1)), steps=5)
-    with pytest.raises(ValueError, match="x0 must be a 1-D array"):
-        run(sgd(0.1), objective, [1.0, 2.0], steps=5)
+    with pytest.raises(ValueError, match="x0 contains NaN"):
+        run(sgd(0.1), objective, np.array([1.0, np.nan]), steps=5)
+    res = run(sgd(0.1), objective, [1, 2], steps=5)  # a list of ints, as SciPy accepts
+    assert isinstance(res.x, np.ndarray) and res.x.dtype == np.float64
     prob, _, _ = make_problem("ls")
     for bad, error in ((0, ValueError), (-1, ValueError), (2.0, TypeError), (True, TypeError)):
         with pytest.raises(error, match="batches"):
