@@ -7,6 +7,7 @@ import inspect
 import numpy as np
 
 from rnla import _backend
+from rnla._validation import check_nonnegative
 
 #: An objective that grows by more than this factor of ``|f(x0)| + 1`` counts as diverged.
 DIVERGENCE_FACTOR = 1e4
@@ -68,6 +69,14 @@ def scipy_callback(callback):
             return callback(x.copy() if hasattr(x, "copy") else x)
     call.stop_iteration = False
     return call
+
+
+def check_positive(value, name):
+    """``value`` as a finite float > 0, else an error naming ``name``."""
+    value = check_nonnegative(value, name)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return value
 
 
 def check_start(x0, name="x0"):

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from rnla import _backend
 from rnla._validation import check_nonnegative
 
+from ._common import check_positive
 from .first_order import GradientTransformation, _check_learning_rate, _check_params
 
 __all__ = ["OSGMState", "QLRState", "osgm", "qlr"]
@@ -117,9 +118,7 @@ def qlr(direction_optimizer, hvp, *, damping=1e-3, dec=0.5, inc=2.0):
                         f"{type(direction_optimizer).__name__}")
     if not callable(hvp):
         raise TypeError(f"hvp must be callable as hvp(params, v), got {type(hvp).__name__}")
-    damping = check_nonnegative(damping, "damping")
-    if damping <= 0:
-        raise ValueError(f"damping must be > 0, got {damping}")
+    damping = check_positive(damping, "damping")
     dec, inc = check_nonnegative(dec, "dec"), check_nonnegative(inc, "inc")
     if not 0 < dec < 1:
         raise ValueError(f"dec must lie in (0, 1), got {dec}")
@@ -145,7 +144,9 @@ def qlr(direction_optimizer, hvp, *, damping=1e-3, dec=0.5, inc=2.0):
         if getattr(Cu, "shape", None) != u.shape:
             raise ValueError(f"hvp must return an array of shape {tuple(u.shape)}, "
                              f"got {getattr(Cu, 'shape', None)}")
-        curv, sq, slope = (_backend.to_float(xp.sum(a * b)) for a, b in ((u, Cu), (u, u), (grad, u)))
+        # One host transfer for the three scalars the step needs.
+        curv, sq, slope = (float(v) for v in _backend.to_numpy(
+            xp.stack([xp.sum(u * Cu), xp.sum(u * u), xp.sum(grad * u)])))
         if not all(map(math.isfinite, (curv, sq, slope))):
             raise ValueError("qlr: the direction, gradient or Hessian product is not finite")
         denom = curv + lam * sq

@@ -17,6 +17,7 @@ from rnla._validation import check_nonnegative, check_positive_int
 from rnla.eigen import EigshNoConvergence, eigsh
 from rnla.operators import as_operator
 
+from ._common import check_positive
 from .first_order import GradientTransformation, _check_fraction, _check_params
 
 __all__ = ["FosiState", "fosi"]
@@ -69,13 +70,6 @@ def _check_counts(k, l):  # noqa: E741 (FOSI's own name for the count of smalles
     if k + l == 0:
         raise ValueError("k + l must be at least 1 (FOSI needs some eigenpairs)")
     return int(k), int(l)
-
-
-def _positive(value, name):
-    value = check_nonnegative(value, name)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return value
 
 
 def fosi(base, hvp, *, k=5, l=0, alpha=0.1, every=100, warmup=None, clip=None, momentum=0.9,  # noqa: E741
@@ -148,7 +142,7 @@ def fosi(base, hvp, *, k=5, l=0, alpha=0.1, every=100, warmup=None, clip=None, m
     if not callable(hvp):
         raise TypeError(f"hvp must be callable as hvp(params, v), got {type(hvp).__name__}")
     k, l = _check_counts(k, l)  # noqa: E741
-    alpha = _positive(alpha, "alpha")
+    alpha = check_positive(alpha, "alpha")
     every = check_positive_int(every, "every")
     if warmup is None:
         warmup = every
