@@ -5,11 +5,12 @@ subsampled-Hessian Nyström preconditioner (:mod:`optim.preconditioners`) and th
 family of preconditioned stochastic solvers (:mod:`optim.sketchy`), Nyström Newton-CG
 (:mod:`optim.newton`), first-order optimizers as init/update pairs (:mod:`optim.first_order`)
 with their driver :func:`run`, FOSI (:mod:`optim.fosi`) and curvature-aware step sizes
-(:mod:`optim.curvature`).
+(:mod:`optim.curvature`), and scikit-learn estimators (:mod:`optim.estimators`).
 """
 
 from .curvature import osgm, qlr
 from .driver import run
+from .estimators import NystromKernelRidge, SketchyLogisticRegression, SketchyRidge
 from .first_order import GradientTransformation, adam, heavy_ball, sgd
 from .fosi import fosi
 from .newton import nncg
@@ -22,8 +23,11 @@ __all__ = [
     "LeastSquares",
     "Logistic",
     "Multinomial",
+    "NystromKernelRidge",
     "Objective",
+    "SketchyLogisticRegression",
     "SketchyPreconditioner",
+    "SketchyRidge",
     "adam",
     "fosi",
     "heavy_ball",

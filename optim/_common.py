@@ -94,3 +94,36 @@ def check_start(x0, name="x0"):
     if not bool(xp.all(xp.isfinite(x0))):
         raise ValueError(f"{name} contains NaN or infinity")
     return x0, xp
+
+
+class Progress:
+    """A tqdm bar over iterations when ``enabled`` (one printed line per update without tqdm)."""
+
+    def __init__(self, name, total, enabled, *, unit="it"):
+        self.bar = None
+        self.enabled = bool(enabled)
+        self.name = name
+        self.count = 0
+        if self.enabled:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=total, desc=name, unit=unit)
+            except ImportError:  # pragma: no cover - tqdm is an optional extra
+                self.bar = None
+
+    def update(self, **postfix):
+        """Advance by one step, showing ``postfix`` (numbers, formatted compactly)."""
+        if not self.enabled:
+            return
+        self.count += 1
+        shown = {k: f"{v:.6g}" for k, v in postfix.items()}
+        if self.bar is not None:
+            self.bar.set_postfix(shown, refresh=False)
+            self.bar.update(1)
+        else:  # pragma: no cover
+            print(f"{self.name} {self.count}: " + " ".join(f"{k}={v}" for k, v in shown.items()))
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

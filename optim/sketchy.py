@@ -20,7 +20,7 @@ from scipy.optimize import OptimizeResult
 from rnla import _backend
 from rnla._validation import check_nonnegative, check_positive_int
 
-from ._common import callback_stops, check_callback, check_start, diverged
+from ._common import Progress, callback_stops, check_callback, check_start, diverged
 from ._finite_sum import _FiniteSum
 from .glm import _GLM, LeastSquares
 from .preconditioners import (
@@ -214,35 +214,6 @@ def _check_options(problem, opts):
     return out
 
 
-class _Progress:
-    """tqdm bar over epochs when available, else one printed line per epoch."""
-
-    def __init__(self, name, epochs, enabled):
-        self.bar = None
-        self.enabled = enabled
-        self.name = name
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=epochs, desc=name, unit="epoch")
-            except ImportError:  # pragma: no cover - tqdm is an optional extra
-                self.bar = None
-
-    def update(self, epoch, f, gnorm):
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            self.bar.set_postfix(fun=f"{f:.6g}", grad_norm=f"{gnorm:.3g}", refresh=False)
-            self.bar.update(1)
-        else:  # pragma: no cover
-            print(f"{self.name} epoch {epoch}: fun={f:.6g} grad_norm={gnorm:.3g}")
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _refresh(ctx, w, opts, precondition, rng):
     """New preconditioner, smoothness estimate and step size at ``w``."""
     problem, xp = ctx.problem, ctx.xp
@@ -295,7 +266,7 @@ def _solve(name, problem, x0, precondition, opts):
     history = {"epoch": [0], "time": [time.perf_counter() - start], "fun": [f], "grad_norm": [gnorm],
                "learning_rate": [float("nan")]}
     state = init(ctx, w, g) if init is not None else None
-    progress = _Progress(name, opts["epochs"], opts["verbose"])
+    progress = Progress(name, opts["epochs"], opts["verbose"], unit="epoch")
     status, epoch, message = 1, 0, None
     if gnorm <= opts["tol"] * gnorm0 or gnorm == 0.0:
         status = 0
@@ -325,7 +296,7 @@ def _solve(name, problem, x0, precondition, opts):
             history["fun"].append(f)
             history["grad_norm"].append(gnorm)
             history["learning_rate"].append(ctx.lr)
-            progress.update(epoch, f, gnorm)
+            progress.update(fun=f, grad_norm=gnorm)
             if gnorm <= opts["tol"] * gnorm0:
                 status = 0
             elif opts["ftol"] and 0 <= f_prev - f <= opts["ftol"] * max(abs(f), np.finfo(float).tiny):

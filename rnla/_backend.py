@@ -264,7 +264,13 @@ def to_numpy(x) -> np.ndarray:
     """
     if array_api_compat.is_cupy_array(x):
         return x.get()
-    return np.asarray(x)
+    try:
+        return np.asarray(x)
+    except (TypeError, RuntimeError, ValueError):
+        # An array on another device (a GPU tensor, array_api_strict's "device1"): move it to
+        # the namespace's default (host) device first.
+        info = array_api_compat.array_namespace(x).__array_namespace_info__()
+        return np.asarray(x.to_device(info.default_device()))
 
 
 def from_numpy(xp, a, *, dtype=None, device=None):

@@ -1,0 +1,172 @@
+"""The machinery :class:`~optim.SketchyRidge` and :class:`~optim.SketchyLogisticRegression` share.
+
+Input validation (scikit-learn's ``validate_data``, array-API namespaces, sample weights), the
+linear prediction ``X coef_ᵀ + intercept_``, warm starts, progress bars and the convergence
+warning.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from rnla import _backend
+from rnla.krylov import pcg
+from rnla.nystrom import NystromPreconditioner, adaptive_nystrom, nystrom
+from rnla.operators import Operator
+
+from . import sketchy
+from ._common import Progress
+from ._sklearn_support import (
+    check_bool,
+    check_optional_int,
+    check_positive_float,
+    check_rank,
+    check_same_namespace,
+    check_sample_weight,
+    input_namespace,
+)
+
+SKETCHY_SOLVERS = {
+    "sketchy_svrg": sketchy.sketchy_svrg,
+    "sketchy_saga": sketchy.sketchy_saga,
+    "sketchy_katyusha": sketchy.sketchy_katyusha,
+}
+
+DEFAULT_EPOCHS = 100
+#: The estimators sketch the Hessian and estimate the step size on ``max(√n, 1024)`` samples
+#: (all of them when ``n <= 1024``), not the solvers' ``√n``: on small data sets a handful of
+#: samples gives a step size orders of magnitude too small.
+MIN_HESSIAN_BATCH = 1024
+
+
+class LinearEstimatorBase(BaseEstimator):
+    """Parameter checks, validation and prediction of the linear estimators."""
+
+    def _check_common_params(self):
+        check_bool(self.fit_intercept, "fit_intercept")
+        check_bool(self.warm_start, "warm_start")
+        check_positive_float(self.tol, "tol")
+        check_optional_int(self.max_iter, "max_iter")
+        check_rank(self.rank)
+
+    def _validate_X(self, X, xp, *, reset, **extra):
+        return validate_data(self, X, reset=reset, accept_sparse="csr", dtype=[xp.float64, xp.float32],
+                             **extra)
+
+    def _weights(self, sample_weight, X, xp, device):
+        sw = check_sample_weight(sample_weight, X.shape[0], xp, X.dtype, device)
+        total = float(X.shape[0]) if sw is None else _backend.to_float(xp.sum(sw))
+        return sw, total
+
+    def _linear(self, X, method):
+        """``X coef_ᵀ + intercept_`` in the namespace the estimator was fitted in."""
+        check_is_fitted(self)
+        check_same_namespace(X, self, attribute="coef_", method=method)
+        xp, _ = input_namespace(X)
+        X = self._validate_X(X, xp, reset=False)
+        coef = self.coef_
+        if _backend.is_sparse(X):
+            scores = X @ (coef.T if coef.ndim == 2 else coef)
+        else:
+            scores = X @ (xp.permute_dims(coef, (1, 0)) if coef.ndim == 2 else coef)
+        return scores + self.intercept_
+
+    def _warm_start_point(self, n_features, n_columns, xp, dtype):
+        """The previous solution as a ``(n_features [+1], n_columns)`` matrix, or None."""
+        if not self.warm_start or not hasattr(self, "coef_"):
+            return None
+        coef = self.coef_
+        coef2 = coef[None, :] if coef.ndim == 1 else coef  # (columns, features)
+        if coef2.shape != (n_columns, n_features):
+            return None
+        try:
+            W = xp.permute_dims(xp.asarray(coef2, dtype=dtype), (1, 0))
+        except (TypeError, ValueError):  # fitted in another namespace: start afresh
+            return None
+        if self.fit_intercept:
+            b = xp.reshape(xp.asarray(self.intercept_, dtype=dtype), (1, -1))
+            W = xp.concat([W, xp.broadcast_to(b, (1, n_columns))], axis=0)
+        return W
+
+    def _progress(self, name, total, unit="it"):
+        return Progress(f"{type(self).__name__}({name})", total, self.verbose, unit=unit)
+
+    def _warn_if_not_converged(self, problems):
+        warn_not_converged(self, problems, "Increase max_iter, loosen tol, or try another solver.")
+
+    def _run_sketchy(self, solver, problem, x0, tol, rng):
+        """One PROMISE solve with the estimator's settings (see :data:`MIN_HESSIAN_BATCH`)."""
+        n = problem.n_samples
+        return SKETCHY_SOLVERS[solver](
+            problem, x0, epochs=self.max_iter or DEFAULT_EPOCHS, tol=tol,
+            rank=None if self.rank == "auto" else self.rank, random_state=rng, verbose=self.verbose,
+            hessian_batch_size=min(n, max(math.isqrt(n), MIN_HESSIAN_BATCH)))
+
+    @staticmethod
+    def _sketchy_history(res):
+        h = res.history
+        return {"iteration": np.asarray(h["epoch"]), "fun": np.asarray(h["fun"]),
+                "grad_norm": np.asarray(h["grad_norm"]), "time": np.asarray(h["time"])}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.array_api_support = True
+        return tags
+
+
+def warn_not_converged(estimator, problems, advice):
+    """One :class:`ConvergenceWarning` listing the solves that did not converge (none: no warning)."""
+    if problems:
+        warnings.warn(f"{type(estimator).__name__} did not converge: " + "; ".join(problems) + ". " + advice,
+                      ConvergenceWarning, stacklevel=4)
+
+
+def solve_shifted_columns(op, B, mus, *, rank, X0, rtol, maxiter, random_state, callback):
+    """Solve ``(op + mus[j] I) x_j = B[:, j]`` for every column by PCG with one Nyström sketch.
+
+    The sketch of ``op`` (adaptive to the smallest shift when ``rank='auto'``) is taken once
+    and turned into a :class:`rnla.NystromPreconditioner` per shift. Returns the solutions as
+    columns, and per column the :class:`rnla.SolveResult` and ``info``.
+    """
+    xp = _backend.array_namespace(B)
+    n = op.shape[0]
+    device = _backend.device_of(B)
+    if rank == "auto":
+        approx = adaptive_nystrom(op, min(mus), xp=xp, dtype=B.dtype, device=device,
+                                  random_state=random_state)
+    else:
+        if rank > n:
+            raise ValueError(f"rank={rank} exceeds the dimension of the system ({n})")
+        approx = nystrom(op, rank, oversample=0, random_state=random_state, like=B)
+    columns, results, infos = [], [], []
+    for j, mu in enumerate(mus):
+        shifted = Operator((n, n), lambda V, mu=mu: op @ V + mu * V, dtype=B.dtype, xp=xp, device=device)
+        x, info, res = pcg(shifted, B[:, j], None if X0 is None else X0[:, j], rtol=rtol, maxiter=maxiter,
+                           M=NystromPreconditioner(approx, mu), callback=callback, full_output=True)
+        res.rank, res.sketch_matvecs = approx.rank, approx.sketch_size
+        columns.append(x)
+        results.append(res)
+        infos.append(info)
+    return xp.stack(columns, axis=1), results, infos
+
+
+def pcg_problem(j, info, res, rtol):
+    """A line for the convergence warning about column ``j``, or None if it converged."""
+    if info == 0:
+        return None
+    r = res.residual_norms
+    rel = f"{r[-1] / r[0]:.2g}" if len(r) > 1 and r[0] > 0 else "n/a"
+    what = "stopped after" if info > 0 else "broke down at"
+    return f"target {j}: CG {what} {res.iterations} iterations (relative residual {rel}, tol={rtol:g})"
+
+
+def pcg_history(res):
+    return {"iteration": np.arange(len(res.residual_norms)),
+            "residual_norm": np.asarray(res.residual_norms, dtype=float)}

@@ -1,0 +1,494 @@
+"""scikit-learn estimators: ridge and logistic regression solved by Nyström PCG, NNCG or PROMISE.
+
+:class:`SketchyRidge` and :class:`SketchyLogisticRegression` mean by ``alpha`` and ``C`` exactly
+what :class:`sklearn.linear_model.Ridge` and :class:`sklearn.linear_model.LogisticRegression`
+mean, so their coefficients are comparable one for one; :class:`~optim.NystromKernelRidge` (in
+:mod:`optim.kernel_ridge`) matches :class:`sklearn.kernel_ridge.KernelRidge`. All accept dense or
+sparse ``X``, ``sample_weight`` and float32 (kept float32), and run on CuPy arrays under
+``sklearn.set_config(array_api_dispatch=True)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
+
+from rnla import _backend
+from rnla.operators import Operator
+
+from ._linear_base import (
+    SKETCHY_SOLVERS,
+    LinearEstimatorBase,
+    pcg_history,
+    pcg_problem,
+    solve_shifted_columns,
+)
+from ._sklearn_support import (
+    check_choice,
+    check_positive_float,
+    effective_tol,
+    input_namespace,
+    move_to,
+)
+from .glm import LeastSquares, Logistic
+from .kernel_ridge import NystromKernelRidge
+from .multinomial import Multinomial
+from .newton import nncg
+
+__all__ = ["NystromKernelRidge", "SketchyLogisticRegression", "SketchyRidge"]
+
+RIDGE_SOLVERS = ("auto", "nystrom_pcg", *SKETCHY_SOLVERS)
+LOGISTIC_SOLVERS = ("auto", "nncg", *SKETCHY_SOLVERS)
+
+
+def _rmatmul(X, R):
+    """``Xᵀ R`` for dense or sparse ``X`` and ``R`` of shape ``(n,)`` or ``(n, k)``."""
+    if _backend.is_sparse(X):
+        return X.T @ R
+    return R @ X if R.ndim == 1 else (R.T @ X).T
+
+
+class _CenteredGram(Operator):
+    """``V ↦ Xᵀ S X V / Σs − x̄ x̄ᵀ V``: the weighted Gram matrix of the centred data, never formed.
+
+    Centring is implicit, so sparse ``X`` stays sparse. ``x_mean=None`` skips the centring.
+    """
+
+    def __init__(self, X, sw, total, x_mean, xp, device):
+        self.X, self.sw, self.total, self.x_mean = X, sw, total, x_mean
+        d = X.shape[1]
+        super().__init__((d, d), self._apply, matvec=self._apply, dtype=X.dtype, xp=xp, device=device)
+
+    def _apply(self, V):
+        Z = self.X @ V
+        if self.sw is not None:
+            Z = Z * (self.sw if Z.ndim == 1 else self.sw[:, None])
+        out = _rmatmul(self.X, Z) * (1.0 / self.total)
+        if self.x_mean is None:
+            return out
+        proj = self.x_mean @ V
+        return out - (self.x_mean * proj if V.ndim == 1 else self.x_mean[:, None] * proj[None, :])
+
+
+class SketchyRidge(RegressorMixin, LinearEstimatorBase):
+    """Ridge regression solved by Nyström PCG (or a PROMISE solver), scikit-learn style.
+
+    Minimises ``Σ_i s_i (y_i − x_iᵀw − b)² + alpha ‖w‖²`` exactly like
+    :class:`sklearn.linear_model.Ridge`. The default solver forms neither ``XᵀX`` nor a centred
+    copy of ``X``: it runs :func:`rnla.nystrom_pcg` on ``v ↦ X_cᵀ S X_c v / Σs`` with
+    ``μ = alpha / Σs`` (``X_c`` the centred data, applied implicitly, so sparse ``X`` stays
+    sparse), with a preconditioner sized to the effective dimension; the fit costs a few dozen
+    products with ``X`` whatever the conditioning. The intercept is recovered from the means.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        Regularization strength ``>= 0``, as in ``Ridge``.
+    fit_intercept : bool, default True
+        Fit an unpenalised intercept.
+    solver : {'auto', 'nystrom_pcg', 'sketchy_svrg', 'sketchy_saga', 'sketchy_katyusha'}
+        ``'auto'`` is ``'nystrom_pcg'``. The PROMISE solvers (:func:`optim.sketchy_svrg`, ...)
+        take minibatch steps on :class:`optim.LeastSquares`; they pay off when even a few passes
+        over ``X`` per CG iteration are too many (``n`` in the millions). ``'sketchy_katyusha'``
+        needs ``alpha > 0``.
+    rank : 'auto' or int, default 'auto'
+        Nyström sketch size. ``'auto'``: for PCG, grown by doubling until the smallest sketched
+        eigenvalue is below ``10 μ``; for the PROMISE solvers, their default (10).
+    tol : float, default 1e-6
+        Relative tolerance: stop when ``‖∇f(w)‖ <= tol ‖∇f(w₀)‖`` for the mean-scaled objective,
+        which for PCG (``w₀ = 0``) is the relative residual of the normal equations, as with
+        ``Ridge(solver='sparse_cg')``. Raised to ``8 eps`` of float32 for float32 data.
+    max_iter : int, optional
+        CG iterations per target (``10 d`` by default) or epochs of a PROMISE solver (100).
+    random_state : None, int or numpy.random.Generator
+        Seed of the sketches and minibatches.
+    warm_start : bool, default False
+        Start from the previous ``coef_``/``intercept_`` when refitting with the same shapes.
+    verbose : bool, default False
+        Show a progress bar (tqdm) during the fit.
+
+    Attributes
+    ----------
+    coef_ : array of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or array of shape (n_targets,)
+    n_iter_ : array of shape (n_targets,)
+        CG iterations or epochs per target.
+    history_ : list of dict
+        Per target: ``iteration`` and ``residual_norm`` (PCG) or ``fun``, ``grad_norm`` and
+        ``time`` (PROMISE solvers) per iteration, for convergence plots.
+    n_features_in_ : int
+    feature_names_in_ : array of str
+        Only when ``X`` had string column names.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> est = SketchyRidge(alpha=0.1, tol=1e-12, random_state=0).fit(X, y)
+    >>> ref = Ridge(alpha=0.1).fit(X, y)
+    >>> bool(np.allclose(est.coef_, ref.coef_, rtol=1e-8)), round(est.score(X, y), 4)
+    (True, 0.5126)
+    """
+
+    def __init__(self, alpha=1.0, *, fit_intercept=True, solver="auto", rank="auto", tol=1e-6, max_iter=None,
+                 random_state=None, warm_start=False, verbose=False):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.rank = rank
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the ridge model.
+
+        Parameters
+        ----------
+        X : {array, sparse matrix} of shape (n_samples, n_features)
+        y : array of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : float or array of shape (n_samples,), optional
+            Non-negative weights; ``alpha`` is not rescaled (as in ``Ridge``).
+
+        Returns
+        -------
+        self
+        """
+        self._check_common_params()
+        alpha = check_positive_float(self.alpha, "alpha", allow_zero=True)
+        solver = check_choice(self.solver, "solver", RIDGE_SOLVERS)
+        if solver == "sketchy_katyusha" and alpha == 0:
+            raise ValueError("solver='sketchy_katyusha' needs a strongly convex problem: alpha must be > 0")
+        xp, device = input_namespace(X)
+        y = move_to(y, xp, device)
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[xp.float64, xp.float32],
+                             multi_output=True, y_numeric=True)
+        y = xp.astype(y, X.dtype)
+        sw, total = self._weights(sample_weight, X, xp, device)
+        Y = xp.reshape(y, (-1, 1)) if y.ndim == 1 else y
+        n_targets = Y.shape[1]
+        W0 = self._warm_start_point(X.shape[1], n_targets, xp, X.dtype)
+        rng = _backend.check_random_state(self.random_state)
+        tol = effective_tol(self.tol, X.dtype)
+        if solver in ("auto", "nystrom_pcg"):
+            W, n_iter, self.history_, problems = self._fit_pcg(X, Y, sw, total, alpha, W0, tol, rng, xp,
+                                                               device)
+        else:
+            W, n_iter, self.history_, problems = self._fit_sketchy(X, Y, sw, total, alpha, W0, tol, rng,
+                                                                   solver)
+        d = X.shape[1]
+        coef = xp.permute_dims(W[:d, :], (1, 0))
+        intercept = W[d, :] if self.fit_intercept else xp.zeros(n_targets, dtype=X.dtype, device=device)
+        if y.ndim == 1:
+            self.coef_, self.intercept_ = coef[0, :], _backend.to_float(intercept[0])
+        else:
+            self.coef_, self.intercept_ = coef, intercept
+        self.n_iter_ = xp.asarray(n_iter, device=device)
+        self._warn_if_not_converged(problems)
+        return self
+
+    def _fit_pcg(self, X, Y, sw, total, alpha, W0, tol, rng, xp, device):
+        d, n_targets = X.shape[1], Y.shape[1]
+        if self.fit_intercept:
+            x_mean = _rmatmul(X, sw if sw is not None else xp.ones(X.shape[0], dtype=X.dtype, device=device))
+            x_mean = x_mean * (1.0 / total)
+            y_mean = (sw @ Y if sw is not None else xp.sum(Y, axis=0)) * (1.0 / total)
+            R = Y - y_mean[None, :]
+        else:
+            x_mean, R = None, Y
+        H = _CenteredGram(X, sw, total, x_mean, xp, device)
+        B = _rmatmul(X, R * sw[:, None] if sw is not None else R) * (1.0 / total)
+        progress = self._progress("nystrom_pcg", None)
+        try:
+            W, results, infos = solve_shifted_columns(
+                H, B, [alpha / total] * n_targets, rank=self.rank, X0=None if W0 is None else W0[:d, :],
+                rtol=tol, maxiter=self.max_iter, random_state=rng,
+                callback=(lambda xk: progress.update()) if self.verbose else None)
+        finally:
+            progress.close()
+        problems = [p for j in range(n_targets) if (p := pcg_problem(j, infos[j], results[j], tol))]
+        n_iter = [r.iterations for r in results]
+        history = [pcg_history(r) for r in results]
+        if self.fit_intercept:
+            W = xp.concat([W, xp.reshape(y_mean - x_mean @ W, (1, n_targets))], axis=0)
+        return W, n_iter, history, problems
+
+    def _fit_sketchy(self, X, Y, sw, total, alpha, W0, tol, rng, solver):
+        xp = _backend.array_namespace(Y)
+        columns, n_iter, history, problems = [], [], [], []
+        for j in range(Y.shape[1]):
+            problem = LeastSquares(X, Y[:, j], reg=alpha / total, fit_intercept=self.fit_intercept,
+                                   sample_weight=sw)
+            res = self._run_sketchy(solver, problem, None if W0 is None else W0[:, j], tol, rng)
+            if not res.success:
+                problems.append(f"target {j}: {solver} {res.message}")
+            columns.append(res.x)
+            n_iter.append(int(res.nit))
+            history.append(self._sketchy_history(res))
+        return xp.stack(columns, axis=1), n_iter, history, problems
+
+    def predict(self, X):
+        """Predicted targets ``X coef_ᵀ + intercept_``.
+
+        Parameters
+        ----------
+        X : {array, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        array of shape (n_samples,) or (n_samples, n_targets)
+        """
+        return self._linear(X, "predict")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
+    """L2-regularised logistic regression by Nyström Newton-CG or a PROMISE solver.
+
+    Minimises ``C Σ_i s_i log(1 + exp(−ỹ_i (x_iᵀw + b))) + ½ ‖w‖²`` exactly like
+    :class:`sklearn.linear_model.LogisticRegression` (``C = inf``: no penalty), the multinomial
+    (softmax) loss for more than two classes, as scikit-learn does by default. Internally the
+    objective is divided by ``Σ s_i`` (the mean-form :class:`optim.Logistic` /
+    :class:`optim.Multinomial` with ``reg = 1 / (C Σs)``), which moves no minimiser.
+
+    Parameters
+    ----------
+    C : float, default 1.0
+        Inverse regularization strength ``> 0`` (``numpy.inf`` for none), as in
+        ``LogisticRegression``.
+    fit_intercept : bool, default True
+        Fit an unpenalised intercept (one per class for more than two classes).
+    solver : {'auto', 'nncg', 'sketchy_svrg', 'sketchy_saga', 'sketchy_katyusha'}
+        ``'auto'`` is ``'nncg'`` (:func:`optim.nncg`: full-batch Newton-CG with a Nyström
+        preconditioner, converging quadratically; deterministic for a fixed ``random_state``).
+        The PROMISE solvers take preconditioned minibatch steps, which pays off for very large
+        ``n``. ``'sketchy_katyusha'`` needs a finite ``C``.
+    rank : 'auto' or int, default 'auto'
+        Nyström sketch size; ``'auto'`` is the solver's default (30 for NNCG, 10 for PROMISE),
+        capped at the number of parameters.
+    tol : float, default 1e-6
+        Stop when the gradient of the mean-form objective has ``‖∇f‖₂ <= tol``. Raised to
+        ``8 eps`` of float32 for float32 data.
+    max_iter : int, optional
+        Newton iterations (100 by default) or epochs of a PROMISE solver (100).
+    random_state : None, int or numpy.random.Generator
+        Seed of the sketches and minibatches.
+    warm_start : bool, default False
+        Start from the previous solution when refitting with the same classes and features.
+    verbose : bool, default False
+        Show a progress bar (tqdm) during the fit.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : array of shape (1, n_features) or (n_classes, n_features)
+    intercept_ : array of shape (1,) or (n_classes,)
+    n_iter_ : array of shape (1,)
+        Newton iterations or epochs.
+    history_ : list of one dict
+        ``iteration``, ``fun``, ``grad_norm`` and ``time`` per iteration.
+    n_features_in_ : int
+    feature_names_in_ : array of str
+        Only when ``X`` had string column names.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import scale
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = scale(X)
+    >>> est = SketchyLogisticRegression(C=0.5, tol=1e-10, random_state=0).fit(X, y)
+    >>> ref = LogisticRegression(C=0.5, tol=1e-10).fit(X, y)
+    >>> bool(np.allclose(est.coef_, ref.coef_, atol=1e-6)), est.classes_.tolist()
+    (True, [0, 1])
+    >>> est.predict_proba(X[:2]).round(3).tolist()
+    [[1.0, 0.0], [1.0, 0.0]]
+    """
+
+    def __init__(self, C=1.0, *, fit_intercept=True, solver="auto", rank="auto", tol=1e-6, max_iter=None,
+                 random_state=None, warm_start=False, verbose=False):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.rank = rank
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : {array, sparse matrix} of shape (n_samples, n_features)
+        y : array of shape (n_samples,)
+            Class labels (numbers, strings or booleans).
+        sample_weight : float or array of shape (n_samples,), optional
+            Non-negative weights (``C`` is not rescaled, as in ``LogisticRegression``).
+
+        Returns
+        -------
+        self
+        """
+        self._check_common_params()
+        C = check_positive_float(self.C, "C", allow_inf=True)
+        solver = check_choice(self.solver, "solver", LOGISTIC_SOLVERS)
+        if solver == "sketchy_katyusha" and math.isinf(C):
+            raise ValueError("solver='sketchy_katyusha' needs a strongly convex problem: C must be finite")
+        xp, device = input_namespace(X)
+        X = self._validate_X(X, xp, reset=True)
+        y = column_or_1d(_labels_on_host(y), warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        n_classes = self.classes_.shape[0]
+        if n_classes < 2:
+            raise ValueError("SketchyLogisticRegression needs samples of at least 2 classes in the data, but "
+                             f"the data contains only one class: {self.classes_[0]!r}")
+        sw, total = self._weights(sample_weight, X, xp, device)
+        reg = 0.0 if math.isinf(C) else 1.0 / (C * total)
+        codes = xp.asarray(codes.reshape(-1), device=device)
+        model = Logistic if n_classes == 2 else Multinomial
+        problem = model(X, codes, reg, fit_intercept=self.fit_intercept, sample_weight=sw)
+        columns = 1 if n_classes == 2 else n_classes
+        W0 = self._warm_start_point(X.shape[1], columns, xp, X.dtype)
+        x0 = xp.zeros(problem.dim, dtype=X.dtype, device=device) if W0 is None else xp.reshape(W0, (-1,))
+        tol = effective_tol(self.tol, X.dtype)
+        rng = _backend.check_random_state(self.random_state)
+        x, nit, history, problems = (self._fit_nncg if solver in ("auto", "nncg") else self._fit_sketchy)(
+            problem, x0, tol, rng, solver)
+        d = X.shape[1]
+        W = xp.reshape(x, (-1, columns))
+        self.coef_ = xp.permute_dims(W[:d, :], (1, 0))
+        self.intercept_ = W[d, :] if self.fit_intercept else xp.zeros(columns, dtype=X.dtype, device=device)
+        self.n_iter_ = xp.asarray([nit], device=device)
+        self.history_ = [history]
+        self._warn_if_not_converged(problems)
+        return self
+
+    def _fit_nncg(self, problem, x0, tol, rng, solver):
+        progress = self._progress("nncg", self.max_iter or 100)
+
+        def callback(intermediate_result):
+            progress.update(fun=intermediate_result.fun)
+
+        try:
+            res = nncg(problem.value_and_grad, x0, jac=True, hessp=problem.hvp, hessp_blocks=True, gtol=tol,
+                       maxiter=self.max_iter or 100, rank=None if self.rank == "auto" else self.rank,
+                       random_state=rng, callback=callback if self.verbose else None)
+        finally:
+            progress.close()
+        h = res.history
+        history = {"iteration": np.arange(len(h["fun"])), "fun": h["fun"], "grad_norm": h["grad_norm"],
+                   "time": h["time"]}
+        problems = [] if res.success else [f"nncg: {res.message} (gradient norm {h['grad_norm'][-1]:.3g})"]
+        return res.x, int(res.nit), history, problems
+
+    def _fit_sketchy(self, problem, x0, tol, rng, solver):
+        xp = problem.xp
+        gnorm0 = _backend.to_float(xp.linalg.vector_norm(problem.grad(x0)))
+        if gnorm0 <= tol:
+            return x0, 0, {"iteration": np.zeros(1, int), "fun": np.asarray([problem.value(x0)]),
+                           "grad_norm": np.asarray([gnorm0]), "time": np.zeros(1)}, []
+        res = self._run_sketchy(solver, problem, x0, tol / gnorm0, rng)
+        problems = [] if res.success else [f"{solver}: {res.message} (gradient norm {res.grad_norm:.3g})"]
+        return res.x, int(res.nit), self._sketchy_history(res), problems
+
+    def decision_function(self, X):
+        """Signed distances to the decision boundary, ``X coef_ᵀ + intercept_``.
+
+        Parameters
+        ----------
+        X : {array, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        array of shape (n_samples,) for two classes, else (n_samples, n_classes)
+        """
+        scores = self._linear(X, "decision_function")
+        if scores.shape[1] == 1:
+            xp = _backend.array_namespace(scores)
+            return xp.reshape(scores, (-1,))
+        return scores
+
+    def predict(self, X):
+        """Class labels (from ``classes_``) of the highest score.
+
+        Parameters
+        ----------
+        X : {array, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        array of shape (n_samples,)
+        """
+        scores = self._linear(X, "predict")
+        xp = _backend.array_namespace(scores)
+        idx = xp.astype(scores[:, 0] > 0, xp.int64) if scores.shape[1] == 1 else xp.argmax(scores, axis=1)
+        if self.classes_.dtype.kind in "biuf" and not isinstance(scores, np.ndarray):
+            return xp.take(xp.asarray(self.classes_, device=_backend.device_of(scores)), idx, axis=0)
+        return self.classes_[_backend.to_numpy(idx)]
+
+    def predict_proba(self, X):
+        """Class probabilities (sigmoid for two classes, softmax otherwise).
+
+        Parameters
+        ----------
+        X : {array, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        array of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        return _exp(self._log_proba(X, "predict_proba"))
+
+    def predict_log_proba(self, X):
+        """Logarithms of :meth:`predict_proba`, computed without overflow.
+
+        Parameters
+        ----------
+        X : {array, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        array of shape (n_samples, n_classes)
+        """
+        return self._log_proba(X, "predict_log_proba")
+
+    def _log_proba(self, X, method):
+        scores = self._linear(X, method)
+        xp = _backend.array_namespace(scores)
+        if scores.shape[1] == 1:  # log σ(−z), log σ(z)
+            zero = xp.zeros_like(scores)
+            return xp.concat([-xp.logaddexp(zero, scores), -xp.logaddexp(zero, -scores)], axis=1)
+        zmax = xp.max(scores, axis=1, keepdims=True)
+        shifted = scores - zmax
+        return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+
+
+def _exp(a):
+    return _backend.array_namespace(a).exp(a)
+
+
+def _labels_on_host(y):
+    """Class labels as a NumPy array (labels may be strings, which no GPU array can hold)."""
+    if y is None:
+        raise ValueError("SketchyLogisticRegression requires y to be passed, but the target y is None")
+    if hasattr(y, "shape") and not isinstance(y, np.ndarray) and not hasattr(y, "iloc"):
+        return _backend.to_numpy(y)
+    return np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
