@@ -15,8 +15,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-REPORT = DOCS / "benchmarks.md"
-IMG = DOCS / "img"
+#: Where the report and its plots go; ``rnla bench --quick`` points these at a separate short report.
+REPORT = Path(os.environ.get("RNLA_BENCH_REPORT", DOCS / "benchmarks.md"))
+IMG = Path(os.environ.get("RNLA_BENCH_IMG", DOCS / "img"))
+#: How the report links its plots (relative to the report).
+IMG_LINK = os.environ.get("RNLA_BENCH_IMG_LINK", "img")
 
 
 class BudgetExceeded(Exception):
@@ -88,8 +91,10 @@ def machine():
             f"NumPy {np.__version__}, SciPy {scipy.__version__}, scikit-learn {sklearn.__version__}; no GPU")
 
 
-def write_section(key, markdown, path=REPORT):
+def write_section(key, markdown, path=None):
     """Replace (or append) the section delimited by ``<!-- key:start -->``/``<!-- key:end -->``."""
+    path = REPORT if path is None else path
+    path.parent.mkdir(parents=True, exist_ok=True)
     start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
     block = f"{start}\n{markdown.rstrip()}\n{end}\n"
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 import scipy.linalg
-from _report import IMG, machine, markdown_table, timed_fit, write_section
+from _report import IMG, IMG_LINK, machine, markdown_table, timed_fit, write_section
 from problems import make_l1, make_l2, make_r2
 from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -40,7 +40,7 @@ SCHEDULES = {
 }
 
 #: Default caps (seconds): per Sketchy run, and per scikit-learn schedule / unpreconditioned run.
-BUDGETS = {"L1": (60.0, 120.0), "L2": (60.0, 120.0), "Q1": (30.0, 60.0)}
+BUDGETS = {"L1": (60.0, 120.0), "L2": (60.0, 120.0), "Q1": (30.0, 60.0), "L1s": (10.0, 15.0)}
 
 PROBLEMS = {
     "L1": ("logistic", make_l1, "X 100000×500 N(0,1), column j scaled by 3/j (seed 1); labels "
@@ -48,6 +48,7 @@ PROBLEMS = {
     "L2": ("logistic", make_l2, "2000 random features sqrt(2/2000)·cos(Z W + c) of Z 50000×10 N(0,1) "
            "(seed 2), W ~ N(0, 1/16); labels sign(sin(ΣZ) + 0.3ε); reg = 1e-5"),
     "Q1": ("ridge", make_r2, "ridge on R2: 8000 random features of Z 20000×8 (seed 1), reg = 1e-6"),
+    "L1s": ("logistic", lambda: make_l1(20000, 200), "L1's construction at 20000×200 (the quick report)"),
 }
 
 
@@ -248,16 +249,19 @@ def report(results):
                          f"{r['best']:.2f} s / {r['fastest_peer']:.2f} s = {ratio:.2f}×.")
         elif r["best"] is None:
             lines.append("No Sketchy solver reached the target on every seed within the budget.")
-        lines += ["", f"![{r['key']} convergence](img/glm_{r['key']}.png)", ""]
+        lines += ["", f"![{r['key']} convergence]({IMG_LINK}/glm_{r['key']}.png)", ""]
         write_section(f"glm-{r['key']}", "\n".join(lines))
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
+    parser.add_argument("--problems", nargs="+", default=["L1", "L2", "Q1"], choices=list(PROBLEMS))
     parser.add_argument("--budget", type=float, default=None, help="seconds per Sketchy run")
     parser.add_argument("--peer-budget", type=float, default=None, help="seconds per peer schedule")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="L1s (20000×200) only, short budgets")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.problems = ["L1s"]
     results = []
     for key in args.problems:
         budget = args.budget if args.budget is not None else BUDGETS[key][0]

@@ -23,7 +23,16 @@ from sklearn.linear_model import Ridge
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import IMG, BudgetExceeded, budget_callback, machine, markdown_table, timed, write_section
+from _report import (
+    IMG,
+    IMG_LINK,
+    BudgetExceeded,
+    budget_callback,
+    machine,
+    markdown_table,
+    timed,
+    write_section,
+)
 from problems import PROBLEMS
 
 import rnla
@@ -192,7 +201,7 @@ def report(results, repeats, argv):
             markdown_table(["method", "iterations", "matvecs", "time [s]", "runs", "rel. residual",
                             "rel. error", "time / ours", "status"], rows),
             "",
-            f"![{res['name']} convergence](img/ridge_pcg_{res['name']}.png)",
+            f"![{res['name']} convergence]({IMG_LINK}/ridge_pcg_{res['name']}.png)",
             "",
         ]
     parts += ["### Targets", "", *target_lines(results)]
@@ -244,7 +253,10 @@ def main(argv=None):
     p.add_argument("--problems", nargs="+", default=["R1", "R2"], choices=sorted(PROBLEMS))
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--budget", type=float, default=120.0, help="seconds before a slow peer is stopped")
+    p.add_argument("--quick", action="store_true", help="R1s/R2s (5000 rows), one run, 15 s budget")
     args = p.parse_args(argv)
+    if args.quick:
+        args.problems, args.repeats, args.budget = ["R1s", "R2s"], 1, 15.0
     results = [run_problem(name, args.repeats, args.budget) for name in args.problems]
     report(results, args.repeats, argv)
 

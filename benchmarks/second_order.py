@@ -21,7 +21,7 @@ import statistics
 import time
 
 import numpy as np
-from _report import IMG, machine, markdown_table, timed_fit, write_section
+from _report import IMG, IMG_LINK, machine, markdown_table, timed_fit, write_section
 from problems import make_l1
 from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
@@ -316,7 +316,7 @@ def report_n1(r):
     if r["scipy"]:
         lines.append(f"NNCG / SciPy Newton-CG: {r['nncg']:.2f} s / {r['scipy']:.2f} s = "
                      f"{r['nncg'] / r['scipy']:.2f}×.")
-    lines += ["", "![N1 gradient norm](img/second_order_N1.png)", ""]
+    lines += ["", f"![N1 gradient norm]({IMG_LINK}/second_order_N1.png)", ""]
     write_section("second-order-N1", "\n".join(lines))
 
 
@@ -360,7 +360,7 @@ def report_f1(r):
                          f"{t['fosi_best']:.6f}"])
     lines += [markdown_table(["base", "η", "target (base best)", "base epochs", "base time (s)",
                               "FOSI epochs", "FOSI time (s)", "FOSI / base epochs", "FOSI best"], rows), "",
-              "![F1 loss per epoch](img/second_order_F1.png)", ""]
+              f"![F1 loss per epoch]({IMG_LINK}/second_order_F1.png)", ""]
     write_section("second-order-F1", "\n".join(lines))
 
 
@@ -385,14 +385,18 @@ def report_f2(r):
              f"Iterations to (f − f*)/(f0 − f*) ≤ {F2_TARGET:g}, at most {F2_MAX_STEPS} ('—': not reached, "
              "with the lowest value seen in brackets). "
              "FOSI with defaults and exact Hessian products; AdamQLR and OSGM untuned.", "",
-             markdown_table(r["header"], r["rows"]), "", "![F2 convergence](img/second_order_F2.png)", ""]
+             markdown_table(r["header"], r["rows"]), "",
+             f"![F2 convergence]({IMG_LINK}/second_order_F2.png)", ""]
     write_section("second-order-F2", "\n".join(lines))
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["N1", "F1", "F2"], choices=["N1", "F1", "F2"])
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="F2 only")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.parts = ["F2"]
     write_section("second-order", "\n".join([
         "## Second-order and hybrid optimizers (`benchmarks/second_order.py`)", "",
         f"Machine: {machine()}.", ""]))

@@ -26,7 +26,7 @@ from scipy.stats import wasserstein_distance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import IMG, machine, markdown_table, timed, write_section
+from _report import IMG, IMG_LINK, machine, markdown_table, timed, write_section
 from problems import make_r1, make_s1
 
 import rnla
@@ -318,7 +318,7 @@ def e2_section(e2):
         markdown_table(["method", "products", "W1 (smoothed), median", "W1 (smoothed), max",
                         "W1 (quadrature), median", "W1 in log₁₀ λ [decades]", "time [s]"], rows),
         "",
-        "![E2 density](img/spectrum_density_R1.png)",
+        f"![E2 density]({IMG_LINK}/spectrum_density_R1.png)",
         "",
         f"Target: W1 ≤ 2% of the range with ≤ 2000 products: {'met' if ok else 'missed'} "
         f"({100 * ours['w1_max']:.2f} % at worst over the seeds with {ours['matvecs']} products).",
@@ -367,7 +367,10 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="timed runs per E2 configuration")
     p.add_argument("--seeds", type=int, default=10, help="seeds for E2 (E3 uses twice as many)")
     p.add_argument("--e1-seeds", type=int, default=5, help="random starts per solver in E1")
+    p.add_argument("--quick", action="store_true", help="E1 only, one random start")
     args = p.parse_args(argv)
+    if args.quick:
+        args.parts, args.e1_seeds = ["E1"], 1
     t0 = time.perf_counter()
     e1 = run_e1(args.e1_seeds) if "E1" in args.parts else None
     e2 = run_e2(args.seeds, args.repeats) if "E2" in args.parts else None

@@ -247,7 +247,8 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         K = op @ xp.eye(n, dtype=B.dtype, device=_backend.device_of(B))
         eye = xp.eye(n, dtype=B.dtype, device=_backend.device_of(B))
         columns = [xp.linalg.solve(K + a * eye, B[:, j]) for j, a in enumerate(alphas)]
-        results = [SolveResult(info=0, message="dense solve", iterations=0, matvecs=n, rank=0) for _ in alphas]
+        results = [SolveResult(info=0, message="dense solve", iterations=0, matvecs=n, rank=0)
+                   for _ in alphas]
         return xp.stack(columns, axis=1), results, [0] * len(alphas)
 
     def predict(self, X):
