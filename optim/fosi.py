@@ -1,7 +1,7 @@
 """FOSI: Newton on the extreme Hessian eigenspace, any first-order optimizer on the rest.
 
 Sivan, Gabel and Schuster, "FOSI: Hybrid First and Second Order Optimization"
-(arXiv:2302.08484). The formulas are those of docs/algorithms.md.
+(arXiv:2302.08484). The formulas are those of docs/algorithms/fosi.md.
 """
 
 from __future__ import annotations

@@ -90,6 +90,9 @@ def array_namespace(*arrays):
             dense.append(a)
     if not dense:
         return array_api_compat.array_namespace(np.empty(0))
+    if any(array_api_compat.is_dask_array(a) for a in dense):
+        raise TypeError("Dask arrays are not supported yet: compute them to NumPy/CuPy arrays first "
+                        "(see the user guide's Dask section)")
     return array_api_compat.array_namespace(*dense)
 
 

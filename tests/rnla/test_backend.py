@@ -501,3 +501,12 @@ def test_cupy_device_and_cholesky(cupy):
     X = _backend.solve_triangular(xp, L, cupy.asarray(B), lower=True)
     np.testing.assert_allclose(cupy.asnumpy(X), scipy.linalg.solve_triangular(np.linalg.cholesky(A), B,
                                                                               lower=True), rtol=1e-12)
+
+
+def test_dask_arrays_are_refused_with_a_clear_error():
+    da = pytest.importorskip("dask.array")
+    from rnla import GramOperator
+
+    X = da.ones((20, 4), chunks=(10, 4))
+    with pytest.raises(TypeError, match="Dask arrays are not supported"):
+        GramOperator(X)
