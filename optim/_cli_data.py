@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def _csv(p, target):
     if not rows:
         raise DataError(f"{p}: the file is empty")
     header = None
-    if any(not _is_number(c) for c in rows[0]):
+    if _looks_like_header(rows):
         header, rows = [c.strip() for c in rows[0]], rows[1:]
     if not rows:
         raise DataError(f"{p}: no data rows after the header")
@@ -107,6 +108,19 @@ def _csv(p, target):
     X = np.asarray(features, dtype=np.float64)
     y = np.asarray([float(v) for v in y_text]) if all(_is_number(v) for v in y_text) else np.asarray(y_text)
     return X, y
+
+
+def _looks_like_header(rows):
+    """Row 0 is a header if it has text in a column that holds numbers in the rows below (or if
+    it is all text): a first sample with a string label is data, not a header."""
+    first = rows[0]
+    if all(not _is_number(c) for c in first):
+        return True
+    rest = rows[1:]
+    for j, cell in enumerate(first):
+        if not _is_number(cell) and rest and all(j < len(r) and _is_number(r[j]) for r in rest):
+            return True
+    return False
 
 
 def _is_number(text):
@@ -134,7 +148,7 @@ def _target_column(p, target, header, width):
 
 def _npz(p):
     try:
-        with np.load(p, allow_pickle=False) as f:
+        with _open_npz(p) as f:
             keys = set(f.files)
             if not {"X", "y"} <= keys:
                 raise DataError(f"{p}: a .npz data file needs arrays named 'X' and 'y'; found "
@@ -160,10 +174,27 @@ def _npy(p):
 
 
 def _load_npy(p):
+    with open(p, "rb") as f:
+        magic = f.read(6)
+    if magic[:4] == b"PK\x03\x04":
+        raise DataError(f"{p}: is a .npz archive, not a .npy array (rename it to .npz)")
+    if magic != b"\x93NUMPY":
+        raise DataError(f"{p}: not a .npy file (no NumPy header)")
     try:
         return np.load(p, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise DataError(f"{p}: not a valid .npy file ({_first_line(exc)})") from None
+
+
+def _open_npz(p):
+    """``np.load`` of a .npz archive; a .npy array or anything else is a :class:`DataError`."""
+    try:
+        f = np.load(p, allow_pickle=False)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DataError(f"{p}: not a valid .npz file ({_first_line(exc)})") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise DataError(f"{p}: is a .npy array, not a .npz archive (rename it to .npy)")
+    return f
 
 
 def _numeric(p, A):
@@ -184,9 +215,9 @@ def load_matrix(path):
     elif suffix == ".npz":
         try:
             A = sp.load_npz(p).tocsr()
-        except (ValueError, KeyError, OSError, zipfile.BadZipFile):
+        except (ValueError, KeyError, OSError, TypeError, zipfile.BadZipFile):
             try:
-                with np.load(p, allow_pickle=False) as f:
+                with _open_npz(p) as f:
                     if len(f.files) != 1:
                         raise DataError(f"{p}: expected a SciPy sparse matrix (scipy.sparse.save_npz) or a "
                                         f"single array, found {', '.join(f.files) or 'nothing'}")
@@ -226,7 +257,11 @@ def load_vector(path, n):
             b = scipy.io.mmread(str(p))
             b = b.toarray() if hasattr(b, "toarray") else np.asarray(b)
         elif suffix in (".txt", ".csv"):
-            b = np.loadtxt(p, delimiter="," if suffix == ".csv" else None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below
+                b = np.loadtxt(p, delimiter="," if suffix == ".csv" else None, ndmin=1)
+            if b.size == 0:
+                raise DataError(f"{p}: the file is empty")
         else:
             raise DataError(f"{p}: unknown vector file type {suffix or '(no extension)'!r}; "
                             "use .npy, .txt or .mtx")

@@ -177,7 +177,7 @@ def cmd_fit(args):
     if args.loss == "logistic":
         classes = np.unique(y)
         if classes.shape[0] < 2:
-            raise CommandError(f"rnla fit: {name}: the target has a single class ({classes[0]!r}); "
+            raise CommandError(f"rnla fit: {name}: the target has a single class ({classes[0].item()!r}); "
                                "logistic loss needs two or more")
     else:
         if not np.issubdtype(np.asarray(y).dtype, np.number):
@@ -212,9 +212,9 @@ def cmd_fit(args):
     print(f"  objective       {f:.10g}  (mean-form training objective)")
     print(f"  fit time        {seconds:.3f} s")
     metric = "R²" if args.loss == "squared" else "accuracy"
-    print(f"  train {metric:<10}{est.score(X_tr, y_tr):.4f}")
+    print(f"  {'train ' + metric:<16}{est.score(X_tr, y_tr):.4f}")
     if X_te is not None:
-        print(f"  held-out {metric:<7}{est.score(X_te, y_te):.4f}  ({X_te.shape[0]} samples)")
+        print(f"  {'held-out ' + metric:<17} {est.score(X_te, y_te):.4f}  ({X_te.shape[0]} samples)")
     if args.out:
         _save_model(est, args, Path(args.out), seconds, f)
     return 0
