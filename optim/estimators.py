@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
@@ -226,12 +227,17 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         for j in range(Y.shape[1]):
             problem = LeastSquares(X, Y[:, j], reg=alpha / total, fit_intercept=self.fit_intercept,
                                    sample_weight=sw)
-            res = self._run_sketchy(solver, problem, None if W0 is None else W0[:, j], tol, rng)
-            if not res.success:
-                problems.append(f"target {j}: {solver} {res.message}")
-            columns.append(res.x)
-            n_iter.append(int(res.nit))
-            history.append(self._sketchy_history(res))
+            # tol is relative to the gradient at zero (the relative residual, as for PCG), also
+            # when a warm start begins elsewhere.
+            zero = xp.zeros(problem.dim, dtype=problem.dtype, device=_backend.device_of(Y))
+            gtol = tol * _backend.to_float(xp.linalg.vector_norm(problem.grad(zero)))
+            x0 = zero if W0 is None else W0[:, j]
+            x, nit, hist, problem_msg = self._solve_to_gradient(problem, x0, gtol, solver, rng)
+            if problem_msg:
+                problems.append(f"target {j}: {problem_msg}")
+            columns.append(x)
+            n_iter.append(nit)
+            history.append(hist)
         return xp.stack(columns, axis=1), n_iter, history, problems
 
     def predict(self, X):
@@ -352,6 +358,8 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         xp, device = input_namespace(X)
         X = self._validate_X(X, xp, reset=True)
         y = column_or_1d(_labels_on_host(y), warn=True)
+        if y.dtype.kind == "f":
+            assert_all_finite(y, input_name="y")
         check_consistent_length(X, y)
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -362,10 +370,19 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         sw, total = self._weights(sample_weight, X, xp, device)
         reg = 0.0 if math.isinf(C) else 1.0 / (C * total)
         codes = xp.asarray(codes.reshape(-1), device=device)
+        # Dense data is centred (weighted means) when an intercept is fitted: the minimiser's
+        # coefficients do not change, the intercept shifts by x̄ᵀw, and the Hessian loses the
+        # large eigenvalue that uncentred features put on the intercept direction.
+        x_mean = None
+        if self.fit_intercept and not _backend.is_sparse(X):
+            x_mean = (xp.mean(X, axis=0) if sw is None else (sw @ X) * (1.0 / total))
+            X = X - x_mean[None, :]
         model = Logistic if n_classes == 2 else Multinomial
         problem = model(X, codes, reg, fit_intercept=self.fit_intercept, sample_weight=sw)
         columns = 1 if n_classes == 2 else n_classes
         W0 = self._warm_start_point(X.shape[1], columns, xp, X.dtype)
+        if W0 is not None and x_mean is not None:  # intercepts of the centred model
+            W0 = xp.concat([W0[:-1, :], W0[-1:, :] + x_mean[None, :] @ W0[:-1, :]], axis=0)
         x0 = xp.zeros(problem.dim, dtype=X.dtype, device=device) if W0 is None else xp.reshape(W0, (-1,))
         tol = effective_tol(self.tol, X.dtype)
         rng = _backend.check_random_state(self.random_state)
@@ -374,7 +391,12 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         d = X.shape[1]
         W = xp.reshape(x, (-1, columns))
         self.coef_ = xp.permute_dims(W[:d, :], (1, 0))
-        self.intercept_ = W[d, :] if self.fit_intercept else xp.zeros(columns, dtype=X.dtype, device=device)
+        if not self.fit_intercept:
+            self.intercept_ = xp.zeros(columns, dtype=X.dtype, device=device)
+        elif x_mean is None:
+            self.intercept_ = W[d, :]
+        else:
+            self.intercept_ = W[d, :] - x_mean @ W[:d, :]
         self.n_iter_ = xp.asarray([nit], device=device)
         self.history_ = [history]
         self._warn_if_not_converged(problems)
@@ -399,14 +421,8 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         return res.x, int(res.nit), history, problems
 
     def _fit_sketchy(self, problem, x0, tol, rng, solver):
-        xp = problem.xp
-        gnorm0 = _backend.to_float(xp.linalg.vector_norm(problem.grad(x0)))
-        if gnorm0 <= tol:
-            return x0, 0, {"iteration": np.zeros(1, int), "fun": np.asarray([problem.value(x0)]),
-                           "grad_norm": np.asarray([gnorm0]), "time": np.zeros(1)}, []
-        res = self._run_sketchy(solver, problem, x0, tol / gnorm0, rng)
-        problems = [] if res.success else [f"{solver}: {res.message} (gradient norm {res.grad_norm:.3g})"]
-        return res.x, int(res.nit), self._sketchy_history(res), problems
+        x, nit, history, msg = self._solve_to_gradient(problem, x0, tol, solver, rng)
+        return x, nit, history, [msg] if msg else []
 
     def decision_function(self, X):
         """Signed distances to the decision boundary, ``X coef_ᵀ + intercept_``.

@@ -59,7 +59,7 @@ class _KernelOperator(Operator):
             n = self.shape[0]
             parts = []
             for start in range(0, n, self.block):
-                parts.append(self.kernel(self.X[start:start + self.block, ...], self.X) @ V)
+                parts.append(self.kernel(self.X[start:min(start + self.block, n), ...], self.X) @ V)
                 self.blocks += 1
             out = xp.concat(parts, axis=0)
         if s is not None:
@@ -275,7 +275,8 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         if _backend.is_sparse(X):
             X = X.tocsr()
         block = self._block(self.X_fit_.shape[0])
-        parts = [self._kernel(X[s:s + block, ...], self.X_fit_) @ self.dual_coef_
+        m = X.shape[0]
+        parts = [self._kernel(X[s:min(s + block, m), ...], self.X_fit_) @ self.dual_coef_
                  for s in range(0, X.shape[0], block)]
         return xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
 
