@@ -21,11 +21,10 @@ from rnla.nystrom import NystromPreconditioner, adaptive_nystrom, nystrom
 from rnla.operators import Operator
 
 from . import sketchy
-from ._common import Progress
+from ._common import Progress, check_positive
 from ._sklearn_support import (
     check_bool,
     check_optional_int,
-    check_positive_float,
     check_rank,
     check_same_namespace,
     check_sample_weight,
@@ -51,7 +50,7 @@ class LinearEstimatorBase(BaseEstimator):
     def _check_common_params(self):
         check_bool(self.fit_intercept, "fit_intercept")
         check_bool(self.warm_start, "warm_start")
-        check_positive_float(self.tol, "tol")
+        check_positive(self.tol, "tol")
         check_optional_int(self.max_iter, "max_iter")
         check_rank(self.rank)
 

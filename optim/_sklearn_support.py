@@ -8,7 +8,6 @@ too, and methods refuse data from another namespace than the one the estimator w
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import array_api_compat
@@ -115,17 +114,6 @@ def check_sample_weight(sample_weight, n: int, xp, dtype, device):
 def check_choice(value, name: str, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value
-
-
-def check_positive_float(value, name: str, *, allow_inf=False, allow_zero=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    ok = (value > 0 or (allow_zero and value == 0)) and (math.isfinite(value) or (allow_inf and value > 0))
-    if math.isnan(value) or not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {bound}{'' if allow_inf else ' and finite'}, got {value!r}")
     return value
 
 

@@ -11,6 +11,7 @@ sparse ``X``, ``sample_weight`` and float32 (kept float32), and run on CuPy arra
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
@@ -19,8 +20,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
 from rnla import _backend
+from rnla._validation import check_nonnegative
 from rnla.operators import Operator
 
+from ._common import check_positive
 from ._linear_base import (
     SKETCHY_SOLVERS,
     LinearEstimatorBase,
@@ -30,7 +33,6 @@ from ._linear_base import (
 )
 from ._sklearn_support import (
     check_choice,
-    check_positive_float,
     effective_tol,
     input_namespace,
     move_to,
@@ -163,7 +165,7 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         self
         """
         self._check_common_params()
-        alpha = check_positive_float(self.alpha, "alpha", allow_zero=True)
+        alpha = check_nonnegative(self.alpha, "alpha")
         solver = check_choice(self.solver, "solver", RIDGE_SOLVERS)
         if solver == "sketchy_katyusha" and alpha == 0:
             raise ValueError("solver='sketchy_katyusha' needs a strongly convex problem: alpha must be > 0")
@@ -351,7 +353,9 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         self
         """
         self._check_common_params()
-        C = check_positive_float(self.C, "C", allow_inf=True)
+        C = self.C  # a positive finite number, or inf for no penalty
+        C = math.inf if isinstance(C, numbers.Real) and not isinstance(C, bool) and C == math.inf \
+            else check_positive(C, "C")
         solver = check_choice(self.solver, "solver", LOGISTIC_SOLVERS)
         if solver == "sketchy_katyusha" and math.isinf(C):
             raise ValueError("solver='sketchy_katyusha' needs a strongly convex problem: C must be finite")

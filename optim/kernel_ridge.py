@@ -12,15 +12,15 @@ from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from rnla import _backend
+from rnla._validation import check_nonnegative
 from rnla.krylov import SolveResult
 from rnla.nystrom import NotPositiveSemidefiniteError
 from rnla.operators import Operator
 
-from ._common import Progress
+from ._common import Progress, check_positive
 from ._linear_base import pcg_history, pcg_problem, solve_shifted_columns, warn_not_converged
 from ._sklearn_support import (
     check_optional_int,
-    check_positive_float,
     check_rank,
     check_same_namespace,
     check_sample_weight,
@@ -156,23 +156,20 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
             raise ValueError(f"kernel must be 'precomputed', a callable or one of "
                              f"{sorted(PAIRWISE_KERNEL_FUNCTIONS)}; got {self.kernel!r}")
         if self.gamma is not None:
-            check_positive_float(self.gamma, "gamma")
+            check_positive(self.gamma, "gamma")
         check_rank(self.n_components, "n_components")
-        check_positive_float(self.tol, "tol")
+        check_positive(self.tol, "tol")
         check_optional_int(self.max_iter, "max_iter")
-        if self.block_size != "auto":
-            check_optional_int(self.block_size, "block_size")
-        if self.block_size is None:
-            raise ValueError(f"block_size must be 'auto' or an integer >= 1, got {self.block_size!r}")
+        check_rank(self.block_size, "block_size")
 
     def _alphas(self, n_targets):
         alpha = self.alpha
         if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool):
-            return [check_positive_float(alpha, "alpha", allow_zero=True)] * n_targets
+            return [check_nonnegative(alpha, "alpha")] * n_targets
         values = np.asarray(alpha, dtype=float).reshape(-1)
         if values.shape[0] != n_targets:
             raise ValueError(f"alpha has {values.shape[0]} values but y has {n_targets} targets")
-        return [check_positive_float(float(a), "alpha", allow_zero=True) for a in values]
+        return [check_nonnegative(float(a), "alpha") for a in values]
 
     def _block(self, n):
         if self.block_size == "auto":
