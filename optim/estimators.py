@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d, vali
 
 from rnla import _backend
 from rnla._validation import check_nonnegative
-from rnla.operators import Operator
+from rnla.operators import GramOperator, Operator
 
 from ._common import check_positive
 from ._linear_base import (
@@ -48,33 +48,28 @@ RIDGE_SOLVERS = ("auto", "nystrom_pcg", *SKETCHY_SOLVERS)
 LOGISTIC_SOLVERS = ("auto", "nncg", *SKETCHY_SOLVERS)
 
 
-def _rmatmul(X, R):
-    """``Xᵀ R`` for dense or sparse ``X`` and ``R`` of shape ``(n,)`` or ``(n, k)``."""
-    if _backend.is_sparse(X):
-        return X.T @ R
-    return R @ X if R.ndim == 1 else (R.T @ X).T
+def _weighted_mean(X, sw, total, xp, device):
+    """Column means of ``X`` weighted by ``sw`` (unit weights if None), ``Σ_i s_i x_i / Σs``."""
+    w = sw if sw is not None else xp.ones(X.shape[0], dtype=X.dtype, device=device)
+    return _backend.transpose_matmul(X, w) * (1.0 / total)
 
 
-class _CenteredGram(Operator):
+def _centered_gram(X, sw, total, x_mean, xp, device):
     """``V ↦ Xᵀ S X V / Σs − x̄ x̄ᵀ V``: the weighted Gram matrix of the centred data, never formed.
 
-    Centring is implicit, so sparse ``X`` stays sparse. ``x_mean=None`` skips the centring.
+    A :class:`rnla.GramOperator` with the weights rescaled by ``n / Σs``, less the rank-one
+    centring term, so sparse ``X`` stays sparse. ``x_mean=None`` skips the centring.
     """
+    gram = GramOperator(X, weights=None if sw is None else sw * (X.shape[0] / total))
+    if x_mean is None:
+        return gram
 
-    def __init__(self, X, sw, total, x_mean, xp, device):
-        self.X, self.sw, self.total, self.x_mean = X, sw, total, x_mean
-        d = X.shape[1]
-        super().__init__((d, d), self._apply, matvec=self._apply, dtype=X.dtype, xp=xp, device=device)
+    def apply(V):
+        proj = x_mean @ V
+        return gram @ V - (x_mean * proj if V.ndim == 1 else x_mean[:, None] * proj[None, :])
 
-    def _apply(self, V):
-        Z = self.X @ V
-        if self.sw is not None:
-            Z = Z * (self.sw if Z.ndim == 1 else self.sw[:, None])
-        out = _rmatmul(self.X, Z) * (1.0 / self.total)
-        if self.x_mean is None:
-            return out
-        proj = self.x_mean @ V
-        return out - (self.x_mean * proj if V.ndim == 1 else self.x_mean[:, None] * proj[None, :])
+    d = X.shape[1]
+    return Operator((d, d), apply, matvec=apply, dtype=X.dtype, xp=xp, device=device)
 
 
 class SketchyRidge(RegressorMixin, LinearEstimatorBase):
@@ -200,14 +195,13 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
     def _fit_pcg(self, X, Y, sw, total, alpha, W0, tol, rng, xp, device):
         d, n_targets = X.shape[1], Y.shape[1]
         if self.fit_intercept:
-            x_mean = _rmatmul(X, sw if sw is not None else xp.ones(X.shape[0], dtype=X.dtype, device=device))
-            x_mean = x_mean * (1.0 / total)
+            x_mean = _weighted_mean(X, sw, total, xp, device)
             y_mean = (sw @ Y if sw is not None else xp.sum(Y, axis=0)) * (1.0 / total)
             R = Y - y_mean[None, :]
         else:
             x_mean, R = None, Y
-        H = _CenteredGram(X, sw, total, x_mean, xp, device)
-        B = _rmatmul(X, R * sw[:, None] if sw is not None else R) * (1.0 / total)
+        H = _centered_gram(X, sw, total, x_mean, xp, device)
+        B = _backend.transpose_matmul(X, R * sw[:, None] if sw is not None else R) * (1.0 / total)
         progress = self._progress("nystrom_pcg", None)
         try:
             W, results, infos = solve_shifted_columns(
@@ -379,7 +373,7 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         # large eigenvalue that uncentred features put on the intercept direction.
         x_mean = None
         if self.fit_intercept and not _backend.is_sparse(X):
-            x_mean = (xp.mean(X, axis=0) if sw is None else (sw @ X) * (1.0 / total))
+            x_mean = _weighted_mean(X, sw, total, xp, device)
             X = X - x_mean[None, :]
         model = Logistic if n_classes == 2 else Multinomial
         problem = model(X, codes, reg, fit_intercept=self.fit_intercept, sample_weight=sw)

@@ -67,12 +67,7 @@ class GLMBatch:
     def rmatvec(self, R):
         """``A_Sᵀ R`` for ``R`` of shape ``(size,)`` or ``(size, k)``."""
         xp = self._xp
-        if self._sparse:
-            out = self.X.T @ R
-        elif R.ndim == 1:
-            out = R @ self.X
-        else:
-            out = (R.T @ self.X).T
+        out = _backend.transpose_matmul(self.X, R)
         if not self._intercept:
             return out
         total = xp.sum(R, axis=0)

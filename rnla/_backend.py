@@ -315,6 +315,22 @@ def permutation(xp, n, *, device=None, random_state=None):
     return xp.asarray(perm, device=device)
 
 
+def transpose_matmul(X, R):
+    """``Xᵀ R`` for a dense or sparse matrix ``X`` and ``R`` of shape ``(n,)`` or ``(n, k)``.
+
+    Dense blocks are multiplied as ``(Rᵀ X)ᵀ`` (row-major ``X`` on the right, no transposed copy).
+
+    Examples
+    --------
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> transpose_matmul(X, np.ones(3)).tolist(), transpose_matmul(X, np.ones((3, 1))).ravel().tolist()
+    ([6.0, 9.0], [6.0, 9.0])
+    """
+    if is_sparse(X):
+        return X.T @ R
+    return R @ X if R.ndim == 1 else (R.T @ X).T
+
+
 def take_rows(xp, X, idx):
     """Rows ``idx`` of the dense or sparse matrix ``X`` (a sparse batch stays sparse CSR).
 
