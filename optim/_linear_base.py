@@ -107,14 +107,15 @@ class LinearEstimatorBase(BaseEstimator):
             rank=None if self.rank == "auto" else self.rank, random_state=rng, verbose=self.verbose,
             hessian_batch_size=min(n, max(math.isqrt(n), MIN_HESSIAN_BATCH)))
 
-    def _solve_to_gradient(self, problem, x0, gtol, solver, rng):
+    def _solve_to_gradient(self, problem, x0, gtol, solver, rng, gnorm0=None):
         """A PROMISE solve from ``x0`` until ``‖∇f‖ <= gtol``: ``(x, epochs, history, problem or None)``.
 
         The solvers' tolerance is relative to ``‖∇f(x0)‖``; it is converted here, and a start
-        that already meets ``gtol`` (a warm start on the same data) returns at once.
+        that already meets ``gtol`` (a warm start on the same data) returns at once. ``gnorm0``,
+        if the caller has it, is ``‖∇f(x0)‖``.
         """
-        xp = problem.xp
-        gnorm0 = _backend.to_float(xp.linalg.vector_norm(problem.grad(x0)))
+        if gnorm0 is None:
+            gnorm0 = _backend.to_float(problem.xp.linalg.vector_norm(problem.grad(x0)))
         if gnorm0 <= gtol:
             return x0, 0, {"iteration": np.zeros(1, int), "fun": np.asarray([problem.value(x0)]),
                            "grad_norm": np.asarray([gnorm0]), "time": np.zeros(1)}, None

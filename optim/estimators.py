@@ -226,9 +226,10 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
             # tol is relative to the gradient at zero (the relative residual, as for PCG), also
             # when a warm start begins elsewhere.
             zero = xp.zeros(problem.dim, dtype=problem.dtype, device=_backend.device_of(Y))
-            gtol = tol * _backend.to_float(xp.linalg.vector_norm(problem.grad(zero)))
+            gnorm_zero = _backend.to_float(xp.linalg.vector_norm(problem.grad(zero)))
             x0 = zero if W0 is None else W0[:, j]
-            x, nit, hist, problem_msg = self._solve_to_gradient(problem, x0, gtol, solver, rng)
+            x, nit, hist, problem_msg = self._solve_to_gradient(
+                problem, x0, tol * gnorm_zero, solver, rng, gnorm0=gnorm_zero if W0 is None else None)
             if problem_msg:
                 problems.append(f"target {j}: {problem_msg}")
             columns.append(x)

@@ -240,11 +240,11 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         """Direct solves when the (held) kernel matrix is indefinite, as ``KernelRidge`` would do."""
         warnings.warn(f"the kernel matrix is not positive semidefinite ({exc}), so CG does not apply: "
                       "solved by a dense factorization instead", LinAlgWarning, stacklevel=3)
-        xp, n = op.xp, op.shape[0]
-        K = op @ xp.eye(n, dtype=B.dtype, device=_backend.device_of(B))
+        xp, n, s = op.xp, op.shape[0], op.sqrt_sw
+        K = op.K if s is None else op.K * (s[:, None] * s[None, :])  # S½ K S½ from the held kernel
         eye = xp.eye(n, dtype=B.dtype, device=_backend.device_of(B))
         columns = [xp.linalg.solve(K + a * eye, B[:, j]) for j, a in enumerate(alphas)]
-        results = [SolveResult(info=0, message="dense solve", iterations=0, matvecs=n, rank=0)
+        results = [SolveResult(info=0, message="dense solve", iterations=0, matvecs=0, rank=0)
                    for _ in alphas]
         return xp.stack(columns, axis=1), results, [0] * len(alphas)
 
