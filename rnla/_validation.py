@@ -1,35 +1,199 @@
-"""Argument checks shared by the public functions; every error names the argument."""
+"""Argument checks for the whole public API of ``rnla`` and ``optim``; every error names the argument.
+
+The policy, one rule for every public function:
+
+- ``TypeError`` when the argument is of a kind that is never accepted: a string, list, ``None`` or
+  complex number where a real number is needed, a non-integer where an integer is needed (``bool``
+  counts as neither), something without a shape where an array is needed, a non-callable where a
+  callable is needed, a non-string where an option keyword is needed.
+- ``ValueError`` when the kind is right and the value is not: out of range, NaN or infinity, an
+  unknown option keyword, an array of the wrong shape, an empty array, or an array whose *content*
+  is not real numbers (complex, strings, objects). The last follows scikit-learn's ``check_array``,
+  which raises ``ValueError`` for complex and string data; the estimators must keep passing its checks.
+- Every message starts with the argument's name, so ``pytest.raises(..., match="^rank")`` works.
+- "``'auto'`` or a number" is parsed in one place, :func:`check_auto_or`.
+- Nothing is silently cast from complex to real; integer and boolean arrays become floating.
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
 
+import array_api_compat
+
 from . import _backend
 
-__all__ = ["check_finite_array", "check_nonnegative", "check_positive_int", "check_vector"]
+__all__ = [
+    "check_array",
+    "check_auto_or",
+    "check_bool",
+    "check_callable",
+    "check_finite_array",
+    "check_nonnegative",
+    "check_option",
+    "check_optional_positive_int",
+    "check_positive",
+    "check_positive_int",
+    "check_real",
+    "check_vector",
+]
 
 
-def check_nonnegative(value, name: str) -> float:
-    """``value`` as a finite float >= 0, else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {value}")
+def _as_python_real(value, name: str) -> float:
+    """``value`` (a Python/NumPy real or a 0-d real array) as a float, else ``TypeError``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got bool {value!r}")
+    if isinstance(value, numbers.Real):
+        return float(value)
+    shape = getattr(value, "shape", None)
+    if shape is not None and tuple(shape) == () and getattr(value, "dtype", None) is not None:
+        kind = getattr(value.dtype, "kind", None)
+        if kind in ("f", "i", "u"):
+            return float(value)
+    kind = "complex number" if isinstance(value, numbers.Complex) else type(value).__name__
+    raise TypeError(f"{name} must be a real number, got {kind} {value!r}")
+
+
+def check_real(value, name: str, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False, allow_inf: bool = False) -> float:
+    """``value`` as a float in the interval given by ``low``/``high``.
+
+    ``TypeError`` for anything that is not a real number; ``ValueError`` for NaN, infinity
+    (unless ``allow_inf``) or a value outside the interval (``low_open``/``high_open`` exclude the
+    end points).
+    """
+    value = _as_python_real(value, name)
+    parts = [] if allow_inf else ["finite"]
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high:g}")
+    bad = (math.isnan(value) or (math.isinf(value) and not allow_inf)
+           or (low is not None and (value < low or (low_open and value == low)))
+           or (high is not None and (value > high or (high_open and value == high))))
+    if bad:
+        raise ValueError(f"{name} must be {' and '.join(parts) or 'a number'}, got {value!r}")
     return value
 
 
+def check_nonnegative(value, name: str, *, allow_inf: bool = False) -> float:
+    """``value`` as a finite float ``>= 0`` (``allow_inf`` admits ``+inf``)."""
+    return check_real(value, name, low=0.0, allow_inf=allow_inf)
+
+
+def check_positive(value, name: str) -> float:
+    """``value`` as a finite float ``> 0``."""
+    return check_real(value, name, low=0.0, low_open=True)
+
+
 def check_positive_int(value, name: str, *, upper: int | None = None, upper_name: str = "") -> int:
-    """``value`` as an int in ``[1, upper]``, else ``ValueError`` naming ``name``."""
+    """``value`` as an int in ``[1, upper]``; ``TypeError`` for a non-integer (``bool`` included)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     value = int(value)
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
     if upper is not None and value > upper:
         raise ValueError(f"{name}={value} exceeds {upper_name} ({upper})")
     return value
+
+
+def check_optional_positive_int(value, name: str, **bounds) -> int | None:
+    """``None``, or :func:`check_positive_int` of ``value``."""
+    return None if value is None else check_positive_int(value, name, **bounds)
+
+
+def check_option(value, name: str, options) -> str:
+    """``value`` as one of the keywords ``options``: ``TypeError`` if not a string, else ``ValueError``."""
+    listed = ", ".join(map(repr, options))
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {listed}, got {type(value).__name__} {value!r}")
+    if value not in options:
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+    return value
+
+
+def check_auto_or(value, name: str, check, *, keywords=("auto",), **kwargs):
+    """``value`` if it is one of ``keywords`` (default ``'auto'``), else ``check(value, name, **kwargs)``.
+
+    The one parser of "``'auto'`` or a number": a string that is not a keyword is a ``ValueError``
+    (the kind is accepted, the value is not); any other kind is judged by ``check``.
+    """
+    if isinstance(value, str):
+        if value in keywords:
+            return value
+        listed = " or ".join(map(repr, keywords))
+        raise ValueError(f"{name} must be {listed} or a number, got {value!r}")
+    return check(value, name, **kwargs)
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` as a bool (Python or NumPy), else ``TypeError``."""
+    if type(value).__name__ not in ("bool", "bool_"):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_callable(value, name: str, *, optional: bool = True):
+    """``value`` if callable (or ``None`` when ``optional``), else ``TypeError``."""
+    if value is None and optional:
+        return None
+    if not callable(value):
+        raise TypeError(f"{name} must be callable{' or None' if optional else ''}, "
+                        f"got {type(value).__name__}")
+    return value
+
+
+def _dtype_is_real(xp, dtype) -> bool:
+    try:
+        return bool(xp.isdtype(dtype, ("real floating", "integral", "bool")))
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
+def check_array(x, name: str, *, xp=None, ndim: int | tuple[int, ...] | None = None,
+                allow_empty: bool = False, finite: bool = True, dtype=None):
+    """``x`` as a real floating dense array of namespace ``xp`` (NumPy for lists).
+
+    - ``TypeError`` if ``x`` is ``None``, a string, or a scalar where an array is needed;
+    - ``ValueError`` if its content is not real numbers (complex, strings, objects: never cast
+      silently), if ``ndim`` is given and differs, if it is empty and ``allow_empty`` is false, or
+      if ``finite`` and it holds NaN or infinity.
+
+    Integer and boolean arrays become ``dtype`` (default: the namespace's default float, float64);
+    real floating arrays keep their dtype unless ``dtype`` is given.
+    """
+    if x is None or isinstance(x, str | bytes) or isinstance(x, numbers.Number):
+        raise TypeError(f"{name} must be an array, got {type(x).__name__} {x!r}"[:200])
+    if getattr(x, "shape", None) is None or getattr(x, "dtype", None) is None:
+        import numpy as np
+
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} could not be read as an array of numbers: {exc}") from None
+        if xp is not None and not array_api_compat.is_numpy_namespace(xp):
+            x = xp.asarray(x)
+    if xp is None:
+        xp = _backend.array_namespace(x)
+    if not _dtype_is_real(xp, x.dtype):
+        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name} must be a {want} array, got shape {tuple(x.shape)}")
+    if not allow_empty and math.prod(x.shape) == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
+    if dtype is not None:
+        if x.dtype != dtype:
+            x = xp.astype(x, dtype)
+    elif not xp.isdtype(x.dtype, "real floating"):
+        x = xp.astype(x, xp.float64)
+    if finite and not bool(xp.all(xp.isfinite(x))):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return x
 
 
 def check_finite_array(xp, x, name: str) -> None:
@@ -40,9 +204,15 @@ def check_finite_array(xp, x, name: str) -> None:
 
 
 def check_vector(xp, b, n: int, name: str):
-    """``b`` as a 1-D array of length ``n`` (an ``(n, 1)`` column is flattened)."""
+    """``b`` as a 1-D real array of length ``n`` (an ``(n, 1)`` column is flattened).
+
+    ``TypeError`` if ``b`` is not an array; ``ValueError`` for complex or non-numeric content or a
+    wrong length. The dtype is kept (integers become float64); finiteness is the caller's check.
+    """
     if getattr(b, "ndim", None) is None:
         raise TypeError(f"{name} must be an array, got {type(b).__name__}")
+    if not _dtype_is_real(xp, b.dtype):
+        raise ValueError(f"{name} must hold real numbers, got dtype {b.dtype}")
     if b.ndim == 2 and b.shape[1] == 1:
         b = xp.reshape(b, (b.shape[0],))
     if b.ndim != 1 or b.shape[0] != n:
