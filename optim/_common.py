@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import inspect
 
-import numpy as np
-
 from rnla import _backend
-from rnla._validation import check_nonnegative
+from rnla._validation import check_array, check_callable
+from rnla._validation import check_positive as _check_positive
 
 #: An objective that grows by more than this factor of ``|f(x0)| + 1`` counts as diverged.
 DIVERGENCE_FACTOR = 1e4
@@ -19,9 +18,16 @@ def diverged(f0: float, f: float) -> bool:
 
 
 def check_callback(callback):
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
-    return callback
+    """``callback`` if callable or None, else ``TypeError`` naming it."""
+    return check_callable(callback, "callback")
+
+
+def copy_array(a):
+    """A copy of the array ``a`` (any backend) that a user function may overwrite freely."""
+    copy = getattr(a, "copy", None)
+    if callable(copy):
+        return copy()
+    return _backend.array_namespace(a).asarray(a, copy=True)
 
 
 def callback_stops(callback, info) -> bool:
@@ -52,7 +58,10 @@ def scipy_callback(callback):
 
     SciPy passes the ``OptimizeResult`` only to a callback whose one parameter is named
     ``intermediate_result`` and a copy of ``x`` to any other; ``minimize`` leaves custom
-    methods to do this themselves.
+    methods to do this themselves. The result handed over holds copies, so a callback that
+    overwrites ``x`` or ``jac`` cannot change the run. A ``StopIteration`` is re-raised after
+    setting ``stop_iteration = True`` on ``callback`` (when it allows attributes), which is how
+    ``scipy.optimize.minimize`` learns that its wrapped callback stopped a custom method.
     """
     if callback is None:
         return None
@@ -61,39 +70,44 @@ def scipy_callback(callback):
     except (TypeError, ValueError):
         names = set()
     if names == {"intermediate_result"}:
-        def call(info):
-            return callback(intermediate_result=info)
+        def forward(info):
+            copied = type(info)(info)
+            for key in ("x", "jac"):
+                if getattr(copied.get(key), "shape", None) is not None:
+                    copied[key] = copy_array(copied[key])
+            return callback(intermediate_result=copied)
     else:
-        def call(info):
-            x = info.x
-            return callback(x.copy() if hasattr(x, "copy") else x)
+        def forward(info):
+            return callback(copy_array(info.x))
+
+    def call(info):
+        try:
+            return forward(info)
+        except StopIteration:
+            try:
+                callback.stop_iteration = True
+            except (AttributeError, TypeError):
+                pass
+            raise
+
     call.stop_iteration = False
     return call
 
 
 def check_positive(value, name):
-    """``value`` as a finite float > 0, else an error naming ``name``."""
-    value = check_nonnegative(value, name)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return value
+    """``value`` as a finite float > 0, else an error naming ``name`` (see rnla._validation)."""
+    return _check_positive(value, name)
 
 
 def check_start(x0, name="x0"):
     """``(x, xp)``: the starting point as a 1-D real floating array (integers become float64).
 
-    Anything without ``ndim`` (a list) goes through NumPy; NaN or infinity raises, naming ``name``.
+    Anything without ``ndim`` (a list) goes through NumPy. Complex or non-numeric content, a
+    wrong number of dimensions, an empty array, NaN or infinity raise ``ValueError`` naming
+    ``name``; nothing is cast from complex to real.
     """
-    if getattr(x0, "ndim", None) is None:
-        x0 = np.asarray(x0)
-    if x0.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array, got shape {tuple(x0.shape)}")
-    xp = _backend.array_namespace(x0)
-    if not xp.isdtype(x0.dtype, "real floating"):
-        x0 = xp.astype(x0, xp.float64)
-    if not bool(xp.all(xp.isfinite(x0))):
-        raise ValueError(f"{name} contains NaN or infinity")
-    return x0, xp
+    x0 = check_array(x0, name, ndim=1)
+    return x0, _backend.array_namespace(x0)
 
 
 class Progress:

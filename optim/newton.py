@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import time
 import warnings
 from dataclasses import dataclass
@@ -11,12 +12,12 @@ import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning
 
 from rnla import _backend
-from rnla._validation import check_nonnegative, check_positive_int
+from rnla._validation import check_auto_or, check_callable, check_nonnegative, check_positive_int, check_real
 from rnla.krylov import pcg
 from rnla.nystrom import NotPositiveSemidefiniteError, NystromPreconditioner, nystrom
 from rnla.operators import as_operator
 
-from ._common import callback_stops, check_callback, check_start, scipy_callback
+from ._common import callback_stops, check_start, copy_array, scipy_callback
 from .objective import Objective
 
 __all__ = ["nncg"]
@@ -40,38 +41,53 @@ STATUS_MESSAGES = {
     1: "Maximum number of iterations has been exceeded.",
     2: "The line search could not decrease the objective (precision loss or a wrong gradient).",
     3: "NaN or infinity encountered in the gradient or a Hessian product.",
-    99: "The callback asked to stop.",
+    99: "`callback` raised `StopIteration`.",
 }
+
+#: SciPy's names for finite-difference Hessians; nncg's own finite-difference products serve them.
+FD_HESSIANS = ("2-point", "3-point", "cs")
 
 
 def _check_mu(mu):
-    if isinstance(mu, str):
-        if mu != "auto":
-            raise ValueError(f"mu must be 'auto' or a number >= 0, got {mu!r}")
-        return mu
-    return check_nonnegative(mu, "mu")
+    return check_auto_or(mu, "mu", check_nonnegative)
 
 
 def _check_cg_rtol(cg_rtol):
-    if isinstance(cg_rtol, str):
-        if cg_rtol != "auto":
-            raise ValueError(f"cg_rtol must be 'auto' or a number in (0, 1), got {cg_rtol!r}")
-        return cg_rtol
-    value = check_nonnegative(cg_rtol, "cg_rtol")
-    if not 0 < value < 1:
-        raise ValueError(f"cg_rtol must lie in (0, 1), got {cg_rtol!r}")
-    return value
+    return check_auto_or(cg_rtol, "cg_rtol", check_real, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def _check_maxiter(maxiter):
+    """``maxiter`` as an int >= 0 (0 evaluates ``x0`` only, as SciPy's Newton-CG does)."""
+    if isinstance(maxiter, bool) or not isinstance(maxiter, numbers.Integral):
+        check_positive_int(maxiter, "maxiter")  # the policy's TypeError for a non-integer
+    if maxiter < 0:
+        raise ValueError(f"maxiter must be >= 0, got {maxiter}")
+    return int(maxiter)
+
+
+def _copying(func, n_arrays):
+    """``func`` called on copies of its first ``n_arrays`` arguments (SciPy passes copies, gh-13740):
+    a user function that overwrites ``x`` (or ``p``) cannot corrupt the iterate."""
+    def call(*a):
+        return func(*(copy_array(v) for v in a[:n_arrays]), *a[n_arrays:])
+
+    call.__name__ = getattr(func, "__name__", "user_function")
+    return call
 
 
 def _problem(fun, jac, hess, hessp, args):
-    """The callables as an :class:`optim.Objective` (central-difference HVPs if none is given)."""
+    """The callables as an :class:`optim.Objective` (central-difference HVPs if none is given).
+
+    Every user function gets copies of the arrays it is given.
+    """
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {type(fun).__name__}")
     if jac is True:
         cache = {}
+        fun_and_grad = _copying(fun, 1)
 
         def value(x, *a):
-            f, g = fun(x, *a)
+            f, g = fun_and_grad(x, *a)
             cache["x"], cache["g"] = x, g
             return f
 
@@ -82,15 +98,26 @@ def _problem(fun, jac, hess, hessp, args):
 
         fun_, jac_ = value, gradient
     elif callable(jac):
-        fun_, jac_ = fun, jac
+        fun_, jac_ = _copying(fun, 1), _copying(jac, 1)
     else:
-        raise ValueError("nncg needs the gradient: pass jac as a callable (or jac=True if fun returns "
-                         f"(value, gradient)), got jac={jac!r}")
-    if hessp is not None and not callable(hessp):
-        raise TypeError(f"hessp must be callable or None, got {type(hessp).__name__}")
+        raise ValueError("jac is required: nncg needs the gradient; pass jac as a callable (or jac=True if "
+                         f"fun returns (value, gradient)), got jac={jac!r}")
+    check_callable(hessp, "hessp")
+    return Objective(fun_, jac_, None if hessp is None else _copying(hessp, 2), args=args)
+
+
+def _check_hess(hess):
+    """``hess`` as a callable (called on copies) or None; SciPy's finite-difference names mean None.
+
+    A quasi-Newton ``scipy.optimize.HessianUpdateStrategy`` (``BFGS()``) is not callable: a
+    ``TypeError``, since nncg is a Newton method.
+    """
+    if isinstance(hess, str) and hess in FD_HESSIANS:
+        return None
     if hess is not None and not callable(hess):
-        raise TypeError(f"hess must be callable or None, got {type(hess).__name__}")
-    return Objective(fun_, jac_, hessp, args=args)
+        raise TypeError(f"hess must be callable, None or one of {', '.join(map(repr, FD_HESSIANS))}, "
+                        f"got {type(hess).__name__}")
+    return None if hess is None else _copying(hess, 1)
 
 
 class _CallableError(ValueError):
@@ -243,8 +270,11 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
                       stacklevel=2)
     if bounds is not None or constraints not in (None, (), []):
         raise ValueError("nncg is an unconstrained method: bounds and constraints must be None")
-    problem = _problem(fun, jac, hess, hessp, tuple(args))
-    hessian = _Hessian(problem, hess, bool(hessp_blocks), tuple(args))
+    if not isinstance(args, tuple):  # minimize's rule: a lone extra argument
+        args = (args,)
+    problem = _problem(fun, jac, hess, hessp, args)
+    hess = _check_hess(hess)
+    hessian = _Hessian(problem, hess, bool(hessp_blocks), args)
     if hessp_blocks and (hess is not None or hessp is None):
         raise ValueError("hessp_blocks=True needs a hessp callable (and no hess)")
     x, xp = check_start(x0)
@@ -255,12 +285,13 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
     cg_rtol = _check_cg_rtol(cg_rtol)
     precond_every = check_positive_int(precond_every, "precond_every")
     cg_maxiter = min(n, 200) if cg_maxiter is None else check_positive_int(cg_maxiter, "cg_maxiter")
-    maxiter = check_positive_int(maxiter, "maxiter")
+    maxiter = _check_maxiter(maxiter)
     if gtol is not None:  # an explicit gtol wins over minimize's tol, as in SciPy's methods
         gtol = check_nonnegative(gtol, "gtol")
     else:
         gtol = DEFAULT_GTOL if tol is None else check_nonnegative(tol, "tol")
-    callback = scipy_callback(check_callback(callback))
+    user_callback = check_callable(callback, "callback")
+    callback = scipy_callback(user_callback)
     rng = _backend.check_random_state(random_state)
     batch = hessian.batch
 
@@ -268,7 +299,15 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
     nfev, njev = 1, 1
     gnorm = _backend.to_float(xp.linalg.vector_norm(g))
     if not (math.isfinite(f) and math.isfinite(gnorm)):
-        raise ValueError("fun or jac is not finite at x0")
+        # A failed run, not bad input (SciPy's Newton-CG reports NaN as status 3 too).
+        which = "the objective" if not math.isfinite(f) else "the gradient"
+        return OptimizeResult(x=x, fun=f, jac=g, nit=0, nfev=nfev, njev=njev, nhev=0, status=3,
+                              success=False, message=f"{which[0].upper()}{which[1:]} is not finite at x0 "
+                              f"(fun={f!r}, |jac|={gnorm!r}); nothing was done.", cg_iterations=0,
+                              preconditioner=None,
+                              history={"fun": np.asarray([f]), "grad_norm": np.asarray([gnorm]),
+                                       "time": np.asarray([time.perf_counter() - start]),
+                                       "nhev": np.asarray([0])})
     gnorm0 = gnorm
     history = {"fun": [f], "grad_norm": [gnorm], "time": [time.perf_counter() - start], "nhev": [0]}
     d = None
@@ -342,7 +381,9 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
         if callback_stops(callback, OptimizeResult(x=x, fun=f, jac=g, nit=nit)) and status == 1:
             status = 99
     message = message or STATUS_MESSAGES[status]
-    if disp:
+    if disp:  # as SciPy's methods: a failure is an OptimizeWarning, a success is printed
+        if status != 0:
+            warnings.warn(message, OptimizeWarning, stacklevel=2)
         print(f"{message}\n         Current function value: {f:.6g}\n         Iterations: {nit}\n"
               f"         Function evaluations: {nfev}\n         Gradient evaluations: {njev}\n"
               f"         Hessian-vector products: {hessian.products}")

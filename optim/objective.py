@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+
+import numpy as np
 
 from rnla import _backend
 from rnla.operators import as_operator
@@ -79,6 +82,31 @@ class Objective(_FiniteSum):
         return f"Objective(fun={getattr(self.fun, '__name__', self.fun)!r}, n_samples={self.n_samples})"
 
 
+def _as_scalar(out, name: str) -> float:
+    """The value ``out`` of a user function as a float: a number, 0-d array or size-1 array.
+
+    Like SciPy's minimizers, a size-1 array (``np.array([1.3])``, ``[[1.3]]``, a one-element
+    list) is accepted silently. Anything else without a single real number is an error naming
+    ``name``: ``ValueError`` for an array of another size or with complex content, ``TypeError``
+    for something that is not a number at all (``None``, a string).
+    """
+    if isinstance(out, numbers.Real) and not isinstance(out, bool):
+        return float(out)
+    if isinstance(out, list | tuple):
+        out = np.asarray(out)
+    shape = getattr(out, "shape", None)
+    if shape is None or getattr(out, "dtype", None) is None or isinstance(out, str | bytes):
+        raise TypeError(f"{name} must return a real number, got {type(out).__name__}")
+    if math.prod(shape) != 1:
+        raise ValueError(f"{name} must return a scalar, got an array of shape {tuple(shape)}")
+    kind = getattr(out.dtype, "kind", None)
+    if kind is not None and kind not in "fiub":
+        raise ValueError(f"{name} must return a real number, got dtype {out.dtype}")
+    if shape != ():
+        out = _backend.array_namespace(out).reshape(out, ())
+    return float(out)
+
+
 class CallableBatch:
     """The batch view of an :class:`Objective` (see :meth:`Objective.batch`).
 
@@ -101,15 +129,14 @@ class CallableBatch:
         self._extra = (() if problem.n_samples is None else (idx,)) + problem.args
 
     def value(self, w) -> float:
-        out = self.problem.fun(w, *self._extra)
-        try:
-            return float(out)
-        except (TypeError, ValueError):
-            raise TypeError(f"fun must return a scalar, got {type(out).__name__}") from None
+        return _as_scalar(self.problem.fun(w, *self._extra), "fun")
 
     def grad(self, w):
         g = self.problem.grad_fun(w, *self._extra)
-        if getattr(g, "shape", None) != w.shape:
+        shape = getattr(g, "shape", None)
+        if shape == () and w.shape == (1,):  # a 0-d gradient of a function of one variable
+            g = _backend.array_namespace(g).reshape(g, (1,))
+        elif shape != w.shape:
             raise ValueError(f"grad must return an array of shape {tuple(w.shape)}, got "
                              f"{getattr(g, 'shape', type(g).__name__)}")
         return g

@@ -946,7 +946,8 @@ def test_rank_option():
         ({"cg_rtol": "tight"}, ValueError, "cg_rtol"),
         ({"precond_every": 0}, ValueError, "precond_every"),
         ({"cg_maxiter": 0}, ValueError, "cg_maxiter"),
-        ({"maxiter": 0}, ValueError, "maxiter"),
+        ({"maxiter": -1}, ValueError, "maxiter"),
+            ({"maxiter": 2.0}, TypeError, "maxiter"),
         ({"gtol": -1.0}, ValueError, "gtol"),
         ({"tol": -1.0}, ValueError, "tol"),
         ({"hessp_blocks": True, "hessp": None}, ValueError, "hessp_blocks"),
@@ -973,13 +974,22 @@ def test_hessp_blocks_with_hess_raises(quad50):
 # ----------------------------------------------------------------------------- numerical trouble
 
 
-def test_fun_nan_at_x0_raises(quad50):
+def test_not_finite_at_x0_is_a_failed_run(quad50):
+    """As SciPy's Newton-CG: a NaN/inf value or gradient at x0 is success=False (status 3), no raise."""
     A, b, _ = quad50
     _, g, hp = quadratic(A, b)
-    with pytest.raises(ValueError, match="finite"):
-        nncg(lambda x: float("nan"), np.zeros(50), jac=g, hessp=hp)
-    with pytest.raises(ValueError, match="finite"):
-        nncg(lambda x: 0.0, np.zeros(50), jac=lambda x: np.full(50, np.inf), hessp=hp)
+    calls = [0]
+
+    def jac(x):
+        calls[0] += 1
+        return np.full(50, np.inf)
+
+    for fun, jac_, which in [(lambda x: float("nan"), g, "objective"), (lambda x: 0.0, jac, "gradient")]:
+        res = nncg(fun, np.zeros(50), jac=jac_, hessp=hp)
+        assert (res.success, res.status, res.nit, res.nfev, res.njev) == (False, 3, 0, 1, 1)
+        assert res.message.startswith(f"The {which} is not finite at x0")
+        np.testing.assert_array_equal(res.x, 0.0)
+    assert calls[0] == 1
 
 
 def test_jac_wrong_shape_raises(quad50):
