@@ -7,17 +7,28 @@ cycle; once per cycle the small projected matrix comes to the host for its eigen
 
 from __future__ import annotations
 
+import numbers
+import warnings
+
 import numpy as np
 from scipy.sparse.linalg import ArpackNoConvergence
 
 from . import _backend
-from ._validation import check_nonnegative, check_positive_int
-from .lanczos import _breakdown_tol, _start_block
-from .operators import as_operator
+from ._validation import (
+    check_array,
+    check_bool,
+    check_nonnegative,
+    check_option,
+    check_optional_positive_int,
+    check_positive_int,
+)
+from .lanczos import _breakdown_tol, _check_real_matrix, _nonfinite_error, _safe_norm, _start_block
+from .nystrom import _resolve
+from .operators import as_operator, check_symmetric
 
 __all__ = ["EigshNoConvergence", "eigsh"]
 
-WHICH = ("LA", "SA", "LM", "BE")
+WHICH = ("LM", "SM", "LA", "SA", "BE")
 
 
 class EigshNoConvergence(ArpackNoConvergence):
@@ -33,8 +44,6 @@ def _wanted_counts(k, which, num_small):
     if which == "BE":
         low = k // 2 if num_small is None else num_small
         return low, k - low
-    if num_small is not None:
-        raise ValueError("num_small is only used with which='BE'")
     return (k, 0) if which == "SA" else (0, k)
 
 
@@ -43,6 +52,8 @@ def _ranking(theta, which, low, high):
     m = theta.shape[0]
     if which == "LM":
         return np.argsort(-np.abs(theta), kind="stable")
+    if which == "SM":
+        return np.argsort(np.abs(theta), kind="stable")
     if which == "LA":
         return np.arange(m)[::-1]
     if which == "SA":
@@ -64,8 +75,9 @@ def _ranking(theta, which, low, high):
     return np.asarray(order)
 
 
-def eigsh(A, k=6, *, which="LA", v0=None, ncv=None, maxiter=None, tol=0.0, return_eigenvectors=True,
-          num_small=None, random_state=None):
+def eigsh(A, k=6, M=None, sigma=None, which="LM", v0=None, ncv=None, maxiter=None, tol=0.0,
+          return_eigenvectors=True, Minv=None, OPinv=None, mode="normal", *, num_small=None,
+          random_state=None):
     """Find ``k`` extreme eigenvalues and eigenvectors of a symmetric operator.
 
     Thick-restart Lanczos (Wu and Simon 2000, equivalent to ARPACK's implicit restarts)
@@ -81,16 +93,32 @@ def eigsh(A, k=6, *, which="LA", v0=None, ncv=None, maxiter=None, tol=0.0, retur
     random vector in the complement of the converged vectors must leave them unchanged
     before they are returned: this finds further copies of repeated eigenvalues.
 
+    Norms are taken as LAPACK's ``nrm2`` takes them (scaled before squaring) and every
+    tolerance is relative to ``‖A‖``, so ``eigsh(s * A)`` is ``s * eigsh(A)`` over the whole
+    floating range (``s`` up to about ``1e±280`` for float64 matrices of moderate norm).
+
+    The call is SciPy's: the positional order ``(A, k, M, sigma, which, v0, ncv, maxiter,
+    tol, return_eigenvectors, Minv, OPinv, mode)`` is the same, so code written for
+    :func:`scipy.sparse.linalg.eigsh` runs unchanged on standard problems.
+
     Parameters
     ----------
     A : array, sparse matrix, LinearOperator or (shape, matvec[, matmat])
-        Symmetric ``n × n`` operator.
+        Symmetric ``n × n`` real operator.
     k : int, default 6
-        Number of eigenpairs, ``1 <= k < n``.
-    which : {'LA', 'SA', 'LM', 'BE'}, default 'LA'
-        Largest algebraic, smallest algebraic, largest magnitude, or both ends: ``num_small``
-        from the bottom and the rest from the top (SciPy's 'BE' split, ``k // 2`` from the
-        bottom, by default).
+        Number of eigenpairs, ``k >= 1``. For ``k >= n`` the whole spectrum is computed
+        densely, as SciPy does: ``A`` is applied to the ``n × n`` identity in one block
+        product and the result goes to the backend's ``eigh``; all ``n`` pairs are returned
+        (whatever ``which``; a ``RuntimeWarning`` says so when ``k > n``). Unlike SciPy this
+        also works for sparse matrices, LinearOperators and callables.
+    M, sigma, Minv, OPinv : None
+        Generalized (``M``) and shift-invert (``sigma``) problems are not supported: any
+        value other than ``None`` raises ``NotImplementedError`` naming the argument.
+    which : {'LM', 'SM', 'LA', 'SA', 'BE'}, default 'LM'
+        Largest magnitude (SciPy's default), smallest magnitude, largest algebraic,
+        smallest algebraic, or both ends: ``num_small`` from the bottom and the rest from
+        the top (SciPy's 'BE' split, ``k // 2`` from the bottom, by default). 'SM' looks
+        for interior eigenvalues without a shift and can need many restarts, as in ARPACK.
     v0 : array, shape ``(n,)``, optional
         Start vector (random Gaussian by default). Its namespace and device decide where a
         callable operator is applied.
@@ -102,6 +130,8 @@ def eigsh(A, k=6, *, which="LA", v0=None, ncv=None, maxiter=None, tol=0.0, retur
         Relative residual tolerance; 0 means machine precision.
     return_eigenvectors : bool, default True
         Also return the eigenvectors.
+    mode : {'normal'}
+        Only SciPy's default; the others need ``sigma`` and raise ``NotImplementedError``.
     num_small : int, optional
         With ``which='BE'``: how many of the ``k`` come from the small end.
     random_state : None, int or numpy.random.Generator
@@ -120,43 +150,68 @@ def eigsh(A, k=6, *, which="LA", v0=None, ncv=None, maxiter=None, tol=0.0, retur
         If ``maxiter`` cycles do not converge (a subclass of SciPy's ``ArpackNoConvergence``
         carrying the converged pairs).
     ValueError
-        For ``k >= n``, a bad ``ncv``, an unknown ``which``, a non-symmetric matrix or NaN.
+        For a bad ``k``, ``ncv``, ``tol``, ``v0`` or ``which``, a non-symmetric or complex
+        matrix, or an operator ``A`` that produces NaN or infinity.
+    TypeError
+        For arguments of the wrong kind (a string ``k``, a non-array ``v0``, ...).
+    NotImplementedError
+        For ``M``, ``sigma``, ``Minv``, ``OPinv`` or a ``mode`` other than 'normal'.
 
     Examples
     --------
     >>> import numpy as np
-    >>> A = np.diag(np.arange(1.0, 101.0))
-    >>> w, V = eigsh(A, k=3, random_state=0)
+    >>> A = np.diag(np.arange(-100.0, 51.0))
+    >>> w, V = eigsh(A, k=3, random_state=0)          # largest magnitude, like SciPy
     >>> np.round(w, 10)
-    array([ 98.,  99., 100.])
+    array([-100.,  -99.,  -98.])
     >>> w = eigsh(A, k=4, which="BE", return_eigenvectors=False, random_state=0)
     >>> np.round(w, 10)
-    array([  1.,   2.,  99., 100.])
+    array([-100.,  -99.,   49.,   50.])
+    >>> w = eigsh(np.diag([3.0, 1.0, 2.0]), k=3, return_eigenvectors=False)  # k >= n: dense
+    >>> w
+    array([1., 2., 3.])
     """
+    for name, value in (("M", M), ("sigma", sigma), ("Minv", Minv), ("OPinv", OPinv)):
+        if value is not None:
+            raise NotImplementedError(
+                f"{name}: rnla.eigsh solves standard problems A x = λ x only; generalized (M) and "
+                f"shift-invert (sigma, Minv, OPinv) modes are not supported (use scipy.sparse.linalg.eigsh)")
+    if mode != "normal":
+        raise NotImplementedError(f"mode={mode!r}: only mode='normal' is supported (the other modes are "
+                                  "shift-invert modes, which rnla.eigsh does not support)")
+    _check_real_matrix(A)
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
-    if n < 2:
-        raise ValueError("A must be at least 2 × 2 (eigsh needs k < n)")
     k = check_positive_int(k, "k")
-    if k >= n:
-        raise ValueError(f"k must be smaller than the dimension of A ({n}), got k={k}")
-    if which not in WHICH:
-        raise ValueError(f"which must be one of {WHICH}, got {which!r}")
+    which = check_option(which, "which", WHICH)
+    return_eigenvectors = check_bool(return_eigenvectors, "return_eigenvectors")
+    tol = check_nonnegative(tol, "tol")
+    maxiter = check_optional_positive_int(maxiter, "maxiter")
+    ncv = check_optional_positive_int(ncv, "ncv")
     if num_small is not None:
+        if which != "BE":
+            raise ValueError("num_small is only used with which='BE'")
+        if isinstance(num_small, bool) or not isinstance(num_small, numbers.Integral):
+            raise TypeError(f"num_small must be an integer, got {type(num_small).__name__} {num_small!r}")
         num_small = int(num_small)
         if not 0 <= num_small <= k:
             raise ValueError(f"num_small must be between 0 and k={k}, got {num_small}")
+    rng = _backend.check_random_state(random_state)
+    if v0 is not None:
+        v0 = check_array(v0, "v0", ndim=1)
+    if k >= n:
+        if k > n:
+            warnings.warn(f"k={k} exceeds the dimension of A ({n}): returning all {n} eigenpairs "
+                          "from a dense solve", RuntimeWarning, stacklevel=2)
+        return _dense_eigh(op, v0, return_eigenvectors)
     low, high = _wanted_counts(k, which, num_small)
     if ncv is None:
         ncv = min(n, max(2 * k + 1, 20))
-    ncv = check_positive_int(ncv, "ncv", upper=n, upper_name="the dimension of A")
+    if ncv > n:
+        raise ValueError(f"ncv={ncv} exceeds the dimension of A ({n})")
     if ncv <= k:
         raise ValueError(f"ncv must be larger than k={k}, got ncv={ncv}")
-    maxiter = 10 * n if maxiter is None else check_positive_int(maxiter, "maxiter")
-    tol = check_nonnegative(tol, "tol")
-    rng = _backend.check_random_state(random_state)
-    if v0 is not None and getattr(v0, "ndim", None) != 1:
-        raise ValueError(f"v0 must be a 1-D array of length {n}")
+    maxiter = 10 * n if maxiter is None else maxiter
     xp, dtype, device, q0, _ = _start_block(op, v0, rng)
 
     solver = _ThickRestart(op, xp, dtype, device, ncv, rng)
@@ -193,6 +248,29 @@ def eigsh(A, k=6, *, which="LA", v0=None, ncv=None, maxiter=None, tol=0.0, retur
     raise EigshNoConvergence(
         f"eigsh: {good.size} of {k} eigenpairs converged in {maxiter} restarts "
         f"({solver.matvecs} products); raise maxiter or ncv, or loosen tol", w, V)
+
+
+def _dense_eigh(op, v0, vectors):
+    """All eigenpairs from ``A`` applied to the identity in one block product (``k >= n``)."""
+    xp, dtype, device = _resolve(op, like=v0)
+    n = op.shape[0]
+    with np.errstate(invalid="ignore", over="ignore"):
+        D = op.matmat(xp.eye(n, dtype=dtype, device=device))
+    if D.dtype != dtype:
+        D = xp.astype(D, dtype)
+    if not bool(xp.all(xp.isfinite(D))):
+        raise ValueError("A produced NaN or infinity when applied to the identity (check the operator A)")
+    # Callables and LinearOperators are checked here; scaled to a unit maximum first so
+    # that the Frobenius norms of the check neither overflow nor underflow.
+    top = xp.max(xp.abs(D))
+    if bool(top > 0):
+        check_symmetric(D / top, "A")
+    # Symmetric part (halves first: no overflow near the largest float).
+    D = D / 2 + xp.matrix_transpose(D) / 2
+    if vectors:
+        w, V = xp.linalg.eigh(D)
+        return w, V
+    return xp.linalg.eigvalsh(D)
 
 
 def _keep_count(k, ncv, m, nconv):
@@ -266,7 +344,7 @@ class _ThickRestart:
                 w = xp.astype(w, self.dtype)
             w, coef = self._orthogonalize(w, i + 1)
             self.alphas[i] = coef[i]
-            beta = xp.linalg.vector_norm(w)
+            beta = _safe_norm(xp, w)
             self.betas[i] = beta
             self.basis[i + 1, :] = w / xp.where(beta > 0, beta, one)
         self.matvecs += self.ncv - start
@@ -282,9 +360,12 @@ class _ThickRestart:
         p = self.kept
         start = p
         while True:
-            self._grow(start)
+            with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf is reported just below
+                self._grow(start)
             # One transfer per cycle: the Lanczos coefficients of the new vectors.
             alphas, betas = _backend.to_numpy(self.xp.stack([self.alphas, self.betas])).astype(np.float64)
+            if not (np.all(np.isfinite(alphas)) and np.all(np.isfinite(betas))):
+                raise _nonfinite_error()
             H = self._projected(alphas, betas)
             self.anorm = max(self.anorm, float(np.max(np.sum(np.abs(H), axis=0))), float(betas[-1]))
             small = np.flatnonzero(betas[start: self.ncv - 1] <= self.bd_tol * self.anorm)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
-from ._validation import check_finite_array, check_positive_int
+from ._validation import check_array, check_bool, check_positive_int
 from .nystrom import _resolve
 from .operators import as_operator
 
@@ -82,6 +82,32 @@ class LanczosResult:
         return nodes, weights
 
 
+def _safe_norm(xp, W, axis=None):
+    """Euclidean norm(s) of ``W`` without overflow or underflow, as LAPACK's ``nrm2``.
+
+    Each vector is divided by its largest absolute entry before squaring, so the norm of
+    a vector with entries near ``1e+160`` (or ``1e-160``) is exact where ``sqrt(Σ w²)``
+    gives infinity (or zero). A vector holding infinity or NaN gets a non-finite norm.
+    """
+    m = xp.max(xp.abs(W), axis=axis)
+    safe = xp.where((m > 0) & (m < math.inf), m, xp.ones_like(m))
+    scaled = W / (safe if axis is None else xp.expand_dims(safe, axis=axis))
+    return safe * xp.linalg.vector_norm(scaled, axis=axis)
+
+
+def _check_real_matrix(A, name="A"):
+    """``ValueError`` naming ``A`` for a complex matrix or operator (never cast to real)."""
+    dtype = getattr(A, "dtype", None)
+    if dtype is not None and "complex" in str(dtype):
+        raise ValueError(f"{name} must be real symmetric, got dtype {dtype}: complex Hermitian problems "
+                         "are not supported")
+
+
+def _nonfinite_error(name="A"):
+    return ValueError(f"{name} produced NaN or infinity in a product with a Lanczos vector "
+                      f"(check the operator {name}: its entries or its matvec)")
+
+
 def _breakdown_tol(n, dtype, xp):
     """Relative size below which a Lanczos residual counts as zero (invariant subspace)."""
     return 10.0 * math.sqrt(n) * float(xp.finfo(dtype).eps)
@@ -96,8 +122,7 @@ def _start_block(op, v0, random_state, name="v0"):
         V = _backend.random_normal(xp, (n, 1), dtype=dtype, device=device, random_state=rng)
         single = True
     else:
-        if getattr(v0, "ndim", None) not in (1, 2):
-            raise ValueError(f"{name} must be a 1-D or 2-D array, got {type(v0).__name__}")
+        v0 = check_array(v0, name, ndim=(1, 2))
         if v0.shape[0] != n:
             raise ValueError(f"{name} must have {n} rows to match A, got shape {tuple(v0.shape)}")
         xp, dtype, device = _resolve(op, like=v0)
@@ -106,8 +131,7 @@ def _start_block(op, v0, random_state, name="v0"):
                             "put both on the same backend")
         single = v0.ndim == 1
         V = xp.astype(xp.reshape(v0, (n, -1)), dtype, copy=True)
-        check_finite_array(xp, V, name)
-    norms = xp.linalg.vector_norm(V, axis=0)
+    norms = _safe_norm(xp, V, axis=0)
     if not bool(xp.all(norms > 0)):
         raise ValueError(f"{name} has a zero column")
     return xp, dtype, device, V / norms, single
@@ -148,6 +172,19 @@ def lanczos(A, num_steps, *, v0=None, reorthogonalize=True, return_basis=False, 
     -------
     LanczosResult
 
+    Raises
+    ------
+    ValueError
+        For a bad ``num_steps`` or ``v0``, a complex, non-symmetric or non-square matrix,
+        or an operator ``A`` whose products hold NaN or infinity (checked once, at the end,
+        so the loop never waits on the device).
+
+    Notes
+    -----
+    Norms are scaled before squaring (as LAPACK's ``nrm2``) and the breakdown test is
+    relative, so ``lanczos(s * A)`` gives ``s`` times the coefficients of ``lanczos(A)`` over
+    the whole floating range.
+
     Examples
     --------
     >>> import numpy as np
@@ -156,9 +193,12 @@ def lanczos(A, num_steps, *, v0=None, reorthogonalize=True, return_basis=False, 
     >>> bool(np.allclose(np.linalg.eigvalsh(res.tridiagonal()), np.arange(1.0, 11.0)))
     True
     """
+    _check_real_matrix(A)
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
     m = check_positive_int(num_steps, "num_steps", upper=n, upper_name="the dimension of A")
+    reorthogonalize = check_bool(reorthogonalize, "reorthogonalize")
+    return_basis = check_bool(return_basis, "return_basis")
     xp, dtype, device, Q, single = _start_block(op, v0, random_state)
     p = Q.shape[1]
     keep = reorthogonalize or return_basis
@@ -166,28 +206,35 @@ def lanczos(A, num_steps, *, v0=None, reorthogonalize=True, return_basis=False, 
     tol = _breakdown_tol(n, dtype, xp)
     zero = xp.zeros((p,), dtype=dtype, device=device)
     Q_prev, beta_prev, scale = xp.zeros_like(Q), zero, zero
+    finite = xp.ones((p,), dtype=xp.bool, device=device)  # no NaN or inf seen, per process
     alphas, betas = [], []
-    for j in range(m):
-        if keep:
-            basis[:, j, :] = xp.matrix_transpose(Q)
-        W = op.matmat(Q)
-        if W.dtype != dtype:
-            W = xp.astype(W, dtype)
-        alpha = xp.sum(Q * W, axis=0)
-        W = W - Q * alpha - Q_prev * beta_prev
-        if reorthogonalize:
-            Qj = basis[:, : j + 1, :]  # (p, j+1, n)
-            for _ in range(2):
-                coef = xp.matmul(Qj, xp.matrix_transpose(W)[:, :, None])  # (p, j+1, 1)
-                W = W - xp.matrix_transpose(xp.matmul(xp.matrix_transpose(Qj), coef)[:, :, 0])
-        beta = xp.linalg.vector_norm(W, axis=0)
-        scale = xp.maximum(scale, xp.abs(alpha) + beta + beta_prev)
-        ok = beta > tol * scale
-        beta = xp.where(ok, beta, zero)
-        Q_prev, Q = Q, xp.where(ok, W / xp.where(ok, beta, zero + 1), xp.zeros_like(W))
-        alphas.append(alpha)
-        betas.append(beta)
-        beta_prev = beta
+    # An operator yielding NaN or inf is reported below (``finite``); NumPy's warnings on
+    # the way there would only precede that error.
+    with np.errstate(invalid="ignore", over="ignore"):
+        for j in range(m):
+            if keep:
+                basis[:, j, :] = xp.matrix_transpose(Q)
+            W = op.matmat(Q)
+            if W.dtype != dtype:
+                W = xp.astype(W, dtype)
+            alpha = xp.sum(Q * W, axis=0)
+            W = W - Q * alpha - Q_prev * beta_prev
+            if reorthogonalize:
+                Qj = basis[:, : j + 1, :]  # (p, j+1, n)
+                for _ in range(2):
+                    coef = xp.matmul(Qj, xp.matrix_transpose(W)[:, :, None])  # (p, j+1, 1)
+                    W = W - xp.matrix_transpose(xp.matmul(xp.matrix_transpose(Qj), coef)[:, :, 0])
+            beta = _safe_norm(xp, W, axis=0)
+            finite = finite & xp.isfinite(alpha) & xp.isfinite(beta)
+            scale = xp.maximum(scale, xp.abs(alpha) + beta + beta_prev)
+            ok = beta > tol * scale
+            beta = xp.where(ok, beta, zero)
+            Q_prev, Q = Q, xp.where(ok, W / xp.where(ok, beta, zero + 1), xp.zeros_like(W))
+            alphas.append(alpha)
+            betas.append(beta)
+            beta_prev = beta
+    if not bool(xp.all(finite)):
+        raise _nonfinite_error()
     alpha = xp.stack(alphas, axis=1)
     beta = xp.stack(betas, axis=1)
     broken = _backend.to_numpy(beta) == 0

@@ -13,6 +13,8 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from helpers import input_forms, psd_matrix
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.polynomial import chebyshev
 
 from rnla import LanczosResult, lanczos
@@ -370,7 +372,11 @@ def small_matrix():
         (dict(v0=np.c_[np.ones(10), np.zeros(10), np.ones(10)]), ValueError, "zero column"),
         (dict(v0=np.r_[np.ones(9), np.nan]), ValueError, "v0"),
         (dict(v0=np.r_[np.ones(9), np.inf]), ValueError, "v0"),
-        (dict(v0=[1.0] * 10), ValueError, "v0"),
+        (dict(v0=np.ones(10) * 1j), ValueError, "^v0"),
+        (dict(v0=np.array(["x"] * 10)), ValueError, "^v0"),
+        (dict(v0="ones"), TypeError, "^v0"),
+        (dict(reorthogonalize="no"), TypeError, "^reorthogonalize"),
+        (dict(return_basis=1), TypeError, "^return_basis"),
         (dict(random_state="seed"), TypeError, "random_state"),
         (dict(random_state=-1), ValueError, "random_state"),
     ],
@@ -407,8 +413,58 @@ def test_invalid_operators(small_matrix):
         lanczos(np.ones(10), 3, random_state=0)
     with pytest.raises(TypeError, match="A"):
         lanczos("matrix", 3)
-    with pytest.raises(TypeError, match="complex"):
+    with pytest.raises(ValueError, match=r"^A.*complex"):
         lanczos(np.eye(10) * (1 + 1j), 3, random_state=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("block", [False, True])
+@pytest.mark.parametrize("reorthogonalize", [True, False])
+def test_operator_producing_nan_raises(small_matrix, bad, block, reorthogonalize):
+    # Regression: NaN from the operator's products came back silently as NaN coefficients.
+    calls = []
+
+    def matmat(V):
+        out = small_matrix @ V
+        calls.append(1)
+        if len(calls) == 3:  # a good first few steps, then a bad product
+            out[4, ...] = bad
+        return out
+
+    v0 = start_vectors(10, 3 if block else None, seed=3)
+    with pytest.raises(ValueError, match=r"^A produced NaN or infinity"):
+        lanczos((small_matrix.shape, matmat, matmat), 6, v0=v0, reorthogonalize=reorthogonalize)
+
+
+@settings(max_examples=20, deadline=None)
+@given(exponent=st.integers(-290, 290), reorthogonalize=st.booleans())
+def test_scale_invariance(exponent, reorthogonalize):
+    # Regression: at 1e+160 the norm of A q overflowed (breakdown after one step), at 1e-280
+    # it underflowed; the coefficients of s·A must be s times those of A.
+    lam = np.linspace(1.0, 10.0, 30)
+    A = psd_matrix(lam, seed=70)
+    v0 = start_vectors(30, 2, seed=71)
+    s = 10.0**exponent
+    ref = lanczos(A, 12, v0=v0, reorthogonalize=reorthogonalize)
+    res = lanczos((A.shape, lambda v: (A * s) @ v, lambda V: (A * s) @ V), 12, v0=v0,
+                  reorthogonalize=reorthogonalize)
+    np.testing.assert_array_equal(res.num_steps, ref.num_steps)
+    np.testing.assert_allclose(res.alpha / s, ref.alpha, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res.beta / s, ref.beta, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(exponent=st.integers(-30, 30))
+def test_scale_invariance_float32(exponent):
+    A = psd_matrix(np.linspace(1.0, 10.0, 20), seed=72).astype(np.float32)
+    v0 = start_vectors(20, seed=73).astype(np.float32)
+    s = np.float32(10.0**exponent)
+    ref = lanczos(A, 8, v0=v0)
+    As = A * s
+    res = lanczos((As.shape, lambda v: As @ v), 8, v0=v0)
+    assert res.alpha.dtype == np.float32
+    np.testing.assert_allclose(res.alpha / s, ref.alpha, rtol=1e-4)
+    np.testing.assert_allclose(res.beta / s, ref.beta, rtol=1e-4)
 
 
 # ------------------------------------------------------------ dtypes and backends
