@@ -10,19 +10,20 @@ second, independent batch ``S'``, estimated by power iteration.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
 import rnla
 from rnla import _backend
-from rnla._validation import check_positive_int
+from rnla._validation import check_array, check_auto_or, check_positive, check_positive_int
 
 __all__ = ["SketchyPreconditioner", "hessian_preconditioner", "preconditioned_smoothness"]
 
 #: Published defaults: Nyström rank 10, Hessian batch ⌊√n⌋, 10-20 power iterations.
 DEFAULT_RANK = 10
 DEFAULT_POWER_ITERS = 20
+#: ``U`` counts as orthonormal when ``max |UᵀU − I| <= ORTHONORMAL_TOL · √eps`` (rounding of a QR).
+ORTHONORMAL_TOL = 100.0
 
 
 class SketchyPreconditioner:
@@ -34,11 +35,19 @@ class SketchyPreconditioner:
     Parameters
     ----------
     U : (d, r) array
-        Orthonormal columns.
+        Orthonormal columns (checked: ``max |UᵀU − I| <= 100·√eps``); ``r`` may be 0.
     eigvals : (r,) array
-        Non-negative eigenvalues of the low-rank part.
+        Non-negative, finite eigenvalues of the low-rank part, one per column of ``U``.
     rho : float
-        Positive regularisation.
+        Positive, finite regularisation.
+
+    Raises
+    ------
+    TypeError
+        If ``U`` or ``eigvals`` is not an array or ``rho`` not a real number.
+    ValueError
+        Naming the argument: complex or non-finite content, ``eigvals`` of another length than
+        ``U`` has columns or with a negative entry, ``U`` without orthonormal columns, ``rho <= 0``.
 
     Examples
     --------
@@ -51,13 +60,31 @@ class SketchyPreconditioner:
     """
 
     def __init__(self, U, eigvals, rho):
-        rho = float(rho)
-        if not math.isfinite(rho) or rho <= 0:
-            raise ValueError(f"rho must be finite and > 0, got {rho}")
+        rho = check_positive(rho, "rho")
+        U = check_array(U, "U", ndim=2, allow_empty=True)
+        xp = _backend.array_namespace(U)
+        d, r = U.shape
+        if d == 0:
+            raise ValueError(f"U must have at least one row, got shape {tuple(U.shape)}")
+        eigvals = check_array(eigvals, "eigvals", xp=xp, ndim=1, allow_empty=True, dtype=U.dtype)
+        if eigvals.shape[0] != r:
+            raise ValueError(f"eigvals must have one entry per column of U ({r}), got shape "
+                             f"{tuple(eigvals.shape)}")
+        if r:
+            if not bool(xp.all(xp.isfinite(eigvals))):
+                raise ValueError("eigvals contains NaN or infinity")
+            if not bool(xp.all(eigvals >= 0)):
+                raise ValueError(f"eigvals must be >= 0, got minimum {_backend.to_float(xp.min(eigvals))!r}")
+            # U must have orthonormal columns, else P⁻¹ below is not the inverse of U Λ Uᵀ + ρI.
+            gram = U.T @ U - xp.eye(r, dtype=U.dtype, device=_backend.device_of(U))
+            defect = _backend.to_float(xp.max(xp.abs(gram)))
+            tol = ORTHONORMAL_TOL * math.sqrt(float(xp.finfo(U.dtype).eps))
+            if not defect <= tol:
+                raise ValueError(f"U must have orthonormal columns (max |UᵀU - I| = {defect:.3g} "
+                                 f"> {tol:.3g})")
         self.U = U
         self.eigvals = eigvals
         self.rho = rho
-        xp = _backend.array_namespace(U)
         self._inv = 1.0 / (eigvals + rho) - 1.0 / rho
         self._inv_sqrt = 1.0 / xp.sqrt(eigvals + rho) - 1.0 / math.sqrt(rho)
 
@@ -111,13 +138,7 @@ def _random_batch(problem, w, batch_size, rng):
 
 
 def _check_rho(rho):
-    if isinstance(rho, str):
-        if rho != "auto":
-            raise ValueError(f"rho must be 'auto' or a positive number, got {rho!r}")
-        return rho
-    if isinstance(rho, bool) or not isinstance(rho, numbers.Real) or not math.isfinite(rho) or rho <= 0:
-        raise ValueError(f"rho must be 'auto' or a positive number, got {rho!r}")
-    return float(rho)
+    return check_auto_or(rho, "rho", check_positive)
 
 
 def hessian_preconditioner(problem, w, *, rank=DEFAULT_RANK, batch_size=None, rho="auto", random_state=None):

@@ -172,8 +172,47 @@ def test_sketchy_preconditioner_identity():
 
 @pytest.mark.parametrize("rho", [0.0, -1.0, np.nan, np.inf, -np.inf])
 def test_sketchy_preconditioner_rejects_bad_rho(rho):
-    with pytest.raises(ValueError, match="rho"):
+    with pytest.raises(ValueError, match=r"^rho"):
         SketchyPreconditioner(orthonormal(4, 2, 5), np.ones(2), rho)
+
+
+@pytest.mark.parametrize(
+    ("U", "eigvals", "exc", "pattern"),
+    [
+        (orthonormal(6, 2, 7), np.array([3.0, -1.0]), ValueError, "^eigvals must be >= 0"),
+        (orthonormal(6, 2, 7), np.array([3.0, -1e-300]), ValueError, "^eigvals must be >= 0"),
+        (orthonormal(6, 2, 7), np.array([3.0]), ValueError, "^eigvals must have one entry per column"),
+        (orthonormal(6, 2, 7), np.array([3.0, 2.0, 1.0]), ValueError, "^eigvals must have one entry"),
+        (orthonormal(6, 2, 7), np.array([[3.0, 2.0]]), ValueError, "^eigvals must be a 1-D"),
+        (orthonormal(6, 2, 7), np.array([3.0, np.nan]), ValueError, "^eigvals contains NaN"),
+        (orthonormal(6, 2, 7), np.array([np.inf, 1.0]), ValueError, "^eigvals contains NaN"),
+        (orthonormal(6, 2, 7), np.array([3.0, 1j]), ValueError, "^eigvals must hold real"),
+        (orthonormal(6, 2, 7), "big", TypeError, "^eigvals"),
+        (2.0 * orthonormal(6, 2, 7), np.array([3.0, 1.0]), ValueError, "^U must have orthonormal"),
+        (np.ones((6, 2)), np.array([3.0, 1.0]), ValueError, "^U must have orthonormal"),
+        (orthonormal(6, 2, 7) + 0j, np.array([3.0, 1.0]), ValueError, "^U must hold real"),
+        (np.ones(6), np.array([3.0]), ValueError, "^U must be a 2-D"),
+        (np.ones((0, 1)), np.array([3.0]), ValueError, "^U must have at least one row"),
+        (None, np.array([3.0]), TypeError, "^U"),
+    ],
+)
+def test_sketchy_preconditioner_validates_its_arguments(U, eigvals, exc, pattern):
+    """Negative, mismatched or non-finite eigenvalues and a non-orthonormal U used to give NaN or a
+    wrong P⁻¹ silently (or numpy's broadcasting error); each is now an error naming the argument."""
+    with pytest.raises(exc, match=pattern):
+        SketchyPreconditioner(U, eigvals, 1.0)
+
+
+def test_sketchy_preconditioner_accepts_rounding_level_orthonormality_and_integers():
+    U = orthonormal(40, 5, 8)
+    U32 = U.astype(np.float32)
+    P = SketchyPreconditioner(U32, np.arange(5, 0, -1), 0.5)  # integer eigvals take U's dtype
+    assert P.eigvals.dtype == np.float32
+    dense = U @ np.diag(np.arange(5.0, 0, -1)) @ U.T + 0.5 * np.eye(40)
+    g = np.random.default_rng(8).standard_normal(40)
+    np.testing.assert_allclose(P.apply_inverse(g.astype(np.float32)), np.linalg.solve(dense, g), rtol=1e-4)
+    with pytest.raises(TypeError, match=r"^rho"):
+        SketchyPreconditioner(U, np.ones(5), "auto")
 
 
 def test_sketchy_preconditioner_array_api_strict():
@@ -399,8 +438,11 @@ def test_hessian_preconditioner_argument_errors():
         hessian_preconditioner(prob, w, rank=0)
     with pytest.raises(TypeError, match="rank"):
         hessian_preconditioner(prob, w, rank=2.5)
-    for bad in ("bad", "AUTO", 0.0, -1.0, np.nan, np.inf, True, None):
-        with pytest.raises(ValueError, match="rho"):
+    for bad in ("bad", "AUTO", 0.0, -1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match=r"^rho"):
+            hessian_preconditioner(prob, w, rank=2, rho=bad)
+    for bad in (True, None, [1.0], 1j):  # the policy: a wrong kind is a TypeError
+        with pytest.raises(TypeError, match=r"^rho"):
             hessian_preconditioner(prob, w, rank=2, rho=bad)
     with pytest.raises(ValueError, match="batch_size"):
         hessian_preconditioner(prob, w, rank=2, batch_size=31)
