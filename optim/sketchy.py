@@ -11,16 +11,23 @@ permutation, then one full evaluation for the history and the stopping tests.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 
 import numpy as np
 from scipy.optimize import OptimizeResult
 
 from rnla import _backend
-from rnla._validation import check_nonnegative, check_positive_int
+from rnla._validation import (
+    check_array,
+    check_auto_or,
+    check_bool,
+    check_callable,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+)
 
-from ._common import Progress, callback_stops, check_callback, check_start, diverged
+from ._common import Progress, callback_stops, check_start, diverged
 from ._finite_sum import _FiniteSum
 from .glm import _GLM, LeastSquares
 from .preconditioners import (
@@ -157,18 +164,18 @@ _METHODS = {
 
 
 def _check_x0(problem, x0):
+    """``x0`` as a real 1-D array of the problem's dimension, dtype and namespace (zeros if None).
+
+    Complex or non-numeric content, a wrong shape, NaN or infinity raise ``ValueError`` naming
+    ``x0``; nothing is cast from complex to real.
+    """
     if isinstance(problem, _GLM):
         xp, dtype, device, dim = problem.xp, problem.dtype, problem.device, problem.dim
         if x0 is None:
             return xp.zeros(dim, dtype=dtype, device=device)
-        if getattr(x0, "ndim", None) is None:
-            x0 = xp.asarray(x0)
+        x0 = check_array(x0, "x0", xp=xp, dtype=dtype)
         if x0.shape != (dim,):
             raise ValueError(f"x0 must have shape ({dim},), got {tuple(x0.shape)}")
-        x0 = xp.astype(x0, dtype)
-        xp = _backend.array_namespace(x0)
-        if not bool(xp.all(xp.isfinite(x0))):
-            raise ValueError("x0 contains NaN or infinity")
         return x0
     if x0 is None:
         raise ValueError("x0 is required for an Objective given by callables")
@@ -176,14 +183,11 @@ def _check_x0(problem, x0):
 
 
 def _check_update_freq(update_freq, problem):
-    if isinstance(update_freq, str):
-        if update_freq == "auto":
-            # A quadratic's Hessian never changes: one sketch is enough.
-            return None if isinstance(problem, LeastSquares) else 1
-        if update_freq == "once":
-            return None
-        raise ValueError(f"update_freq must be 'auto', 'once' or a positive integer, got {update_freq!r}")
-    return check_positive_int(update_freq, "update_freq")
+    update_freq = check_auto_or(update_freq, "update_freq", check_positive_int, keywords=("auto", "once"))
+    if update_freq == "auto":
+        # A quadratic's Hessian never changes: one sketch is enough.
+        return None if isinstance(problem, LeastSquares) else 1
+    return None if update_freq == "once" else update_freq
 
 
 def _check_options(problem, opts):
@@ -203,14 +207,12 @@ def _check_options(problem, opts):
                                                        upper=problem.n_samples, upper_name="n_samples")
     out["rho"] = _check_rho(opts["rho"])
     out["update_freq"] = _check_update_freq(opts["update_freq"], problem)
-    lr = opts["learning_rate"]
-    if lr is not None:
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"learning_rate must be None or a positive number, got {lr!r}")
-        out["learning_rate"] = float(lr)
+    if opts["learning_rate"] is not None:
+        out["learning_rate"] = check_positive(opts["learning_rate"], "learning_rate")
     out["tol"] = check_nonnegative(opts["tol"], "tol")
     out["ftol"] = check_nonnegative(opts["ftol"], "ftol")
-    check_callback(opts["callback"])
+    check_callable(opts["callback"], "callback")
+    out["verbose"] = check_bool(opts["verbose"], "verbose")
     return out
 
 
@@ -241,6 +243,7 @@ def _refresh(ctx, w, opts, precondition, rng):
 def _solve(name, problem, x0, precondition, opts):
     start = time.perf_counter()
     opts = _check_options(problem, opts)
+    precondition = check_bool(precondition, "precondition")
     opts["name"] = name
     init, epoch_fn, _ = _METHODS[name]
     if name == "sketchy_saga" and not isinstance(problem, _GLM):

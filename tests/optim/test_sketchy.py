@@ -1027,6 +1027,39 @@ def test_bad_problem_and_x0_raise(solver, ls_small):
     assert res.x.shape == (prob.dim,)
 
 
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(x0=np.zeros(30) + 1j), ValueError, r"^x0 must hold real"),   # was cast to real silently
+    (dict(x0=np.array([1j] * 30)), ValueError, r"^x0 must hold real"),
+    (dict(x0=np.array(["a"] * 30)), ValueError, r"^x0"),
+    (dict(x0=np.zeros(0)), ValueError, r"^x0"),
+    (dict(rho="big"), ValueError, r"^rho must be 'auto' or a number"),
+    (dict(rho=True), TypeError, r"^rho"),
+    (dict(rho=None), TypeError, r"^rho"),
+    (dict(update_freq="never"), ValueError, r"^update_freq must be 'auto' or 'once' or a number"),
+    (dict(update_freq=1.5), TypeError, r"^update_freq"),
+    (dict(update_freq=None), TypeError, r"^update_freq"),
+    (dict(learning_rate="0.1"), TypeError, r"^learning_rate"),
+    (dict(learning_rate=True), TypeError, r"^learning_rate"),
+    (dict(learning_rate=-0.1), ValueError, r"^learning_rate"),
+    (dict(callback=3), TypeError, r"^callback"),
+    (dict(verbose="yes"), TypeError, r"^verbose"),
+    (dict(precondition=1), TypeError, r"^precondition"),
+])
+def test_validation_policy(kwargs, exc, match, ls_small):
+    """The one policy (rnla._validation): TypeError for a wrong kind, ValueError for a wrong value,
+    the message starting with the argument's name."""
+    prob, _ = ls_small
+    with pytest.raises(exc, match=match):
+        sketchy_svrg(prob, epochs=1, **kwargs)
+
+
+def test_update_freq_keywords_and_integers(ls_small):
+    prob, _ = ls_small
+    for freq in ("auto", "once", 1, np.int64(2)):
+        res = sketchy_svrg(prob, epochs=2, update_freq=freq, random_state=0)
+        assert res.nit == 2 or res.success
+
+
 def test_katyusha_needs_reg(ls_small):
     prob, _ = ls_small
     unreg = LeastSquares(prob.X, prob.y, reg=0.0)
