@@ -21,6 +21,7 @@ import math
 import numbers
 
 import array_api_compat
+import numpy as np
 
 from . import _backend
 
@@ -40,19 +41,41 @@ __all__ = [
 ]
 
 
+def _zero_dim_kind(value):
+    """``'int'``, ``'float'`` or ``'bool'`` for a 0-d real array of any namespace, else ``None``."""
+    shape = getattr(value, "shape", None)
+    if shape is None or tuple(shape) != () or getattr(value, "dtype", None) is None:
+        return None
+    try:
+        xp = _backend.array_namespace(value)
+        if xp.isdtype(value.dtype, "bool"):
+            return "bool"
+        if xp.isdtype(value.dtype, "integral"):
+            return "int"
+        if xp.isdtype(value.dtype, "real floating"):
+            return "float"
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return None
+
+
+def _to_float(value) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # a Python int or Fraction beyond the float range
+        return math.inf if value > 0 else -math.inf
+
+
 def _as_python_real(value, name: str) -> float:
     """``value`` (a Python/NumPy real or a 0-d real array) as a float, else ``TypeError``."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be a real number, got bool {value!r}")
     if isinstance(value, numbers.Real):
+        return _to_float(value)
+    if _zero_dim_kind(value) in ("int", "float"):
         return float(value)
-    shape = getattr(value, "shape", None)
-    if shape is not None and tuple(shape) == () and getattr(value, "dtype", None) is not None:
-        kind = getattr(value.dtype, "kind", None)
-        if kind in ("f", "i", "u"):
-            return float(value)
     kind = "complex number" if isinstance(value, numbers.Complex) else type(value).__name__
-    raise TypeError(f"{name} must be a real number, got {kind} {value!r}")
+    raise TypeError(f"{name} must be a real number, got {kind} {value!r}"[:300])
 
 
 def check_real(value, name: str, *, low: float | None = None, high: float | None = None,
@@ -89,8 +112,10 @@ def check_positive(value, name: str) -> float:
 
 def check_positive_int(value, name: str, *, upper: int | None = None, upper_name: str = "") -> int:
     """``value`` as an int in ``[1, upper]``; ``TypeError`` for a non-integer (``bool`` included)."""
+    if _zero_dim_kind(value) == "int":
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}"[:300])
     value = int(value)
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
@@ -166,15 +191,15 @@ def check_array(x, name: str, *, xp=None, ndim: int | tuple[int, ...] | None = N
     """
     if x is None or isinstance(x, str | bytes) or isinstance(x, numbers.Number):
         raise TypeError(f"{name} must be an array, got {type(x).__name__} {x!r}"[:200])
+    if _backend.is_sparse(x):
+        raise TypeError(f"{name} must be a dense array, got a sparse matrix ({type(x).__name__})")
     if getattr(x, "shape", None) is None or getattr(x, "dtype", None) is None:
-        import numpy as np
-
         try:
             x = np.asarray(x)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} could not be read as an array of numbers: {exc}") from None
-        if xp is not None and not array_api_compat.is_numpy_namespace(xp):
-            x = xp.asarray(x)
+    if xp is not None and not array_api_compat.is_numpy_namespace(xp) and isinstance(x, np.ndarray):
+        x = xp.asarray(x)
     if xp is None:
         xp = _backend.array_namespace(x)
     if not _dtype_is_real(xp, x.dtype):
@@ -207,7 +232,8 @@ def check_vector(xp, b, n: int, name: str):
     """``b`` as a 1-D real array of length ``n`` (an ``(n, 1)`` column is flattened).
 
     ``TypeError`` if ``b`` is not an array; ``ValueError`` for complex or non-numeric content or a
-    wrong length. The dtype is kept (integers become float64); finiteness is the caller's check.
+    wrong length. A real floating dtype is kept, integers and booleans become float64;
+    finiteness is the caller's check.
     """
     if getattr(b, "ndim", None) is None:
         raise TypeError(f"{name} must be an array, got {type(b).__name__}")
@@ -217,4 +243,6 @@ def check_vector(xp, b, n: int, name: str):
         b = xp.reshape(b, (b.shape[0],))
     if b.ndim != 1 or b.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) to match the operator, got {tuple(b.shape)}")
+    if not xp.isdtype(b.dtype, "real floating"):
+        b = xp.astype(b, xp.float64)
     return b
