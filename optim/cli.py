@@ -2,14 +2,20 @@
 
 ``rnla fit [DATA]`` fits a ridge or logistic regression with the library's estimators and
 reports the objective, a held-out score and the time; ``rnla solve [MATRIX RHS]`` runs Nyström
-PCG; ``rnla spectrum MATRIX`` plots a spectral density; ``rnla bench`` regenerates
-docs/benchmarks.md from a source checkout. Every failure the user can cause (a missing or
-malformed file, a wrong option) ends in one line on stderr and exit status 2, never a traceback.
+PCG; ``rnla spectrum MATRIX`` plots a spectral density; ``rnla bench`` runs the benchmarks of a
+source checkout and writes their report to ``benchmarks/results/`` (``--write-docs``: to
+``docs/``). Every failure the user can cause (a missing or malformed file, a wrong option, an
+``--out`` path that cannot be written, a missing matplotlib) ends in one line on stderr and exit
+status 2, never a traceback, and is found before any long computation starts. Exit status:
+0 success; 1 ``solve`` did not converge within ``--maxiter``; 2 bad input or option; 3 ``solve``
+broke down (a singular matrix with ``--mu 0``, or one that is not positive semidefinite);
+130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -17,40 +23,70 @@ from pathlib import Path
 
 import numpy as np
 
+from rnla import __version__
+from rnla._validation import check_auto_or, check_nonnegative, check_positive, check_positive_int, check_real
+
 from . import _cli_data as data
+
+#: What ``pip`` installs to get the plots.
+PLOT_EXTRA = 'pip install "rnla[plot]"'
+
+EXIT_STATUS = ("exit status: 0 success; 1 not converged within --maxiter; 2 bad input or option (one "
+               "line on stderr); 3 the solver broke down (a singular matrix with --mu 0, or one that is "
+               "not positive semidefinite); 130 interrupted.")
 
 
 class CommandError(Exception):
     """A problem to report in one line on stderr (exit status 2)."""
 
 
-def _positive(kind):
+def _message(exc, name):
+    """A validation message without its leading argument name (argparse prefixes ``argument NAME:``)."""
+    text = str(exc)
+    return text[len(name):].lstrip() if text.startswith(name) else text
+
+
+def _option(check, name, kind=float, **bounds):
+    """An argparse ``type`` that converts the text to ``kind`` and applies a check of
+    :mod:`rnla._validation` (its ``TypeError``/``ValueError`` become argparse's one-line error)."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        try:
+            return check(value, name, **bounds)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(_message(exc, name)) from None
 
+    parse.__name__ = name.lstrip("-").replace("-", "_")
     return parse
 
 
-def _fraction(text):
+def _nonnegative_int(value, name):
+    return int(check_real(value, name, low=0))
+
+
+def _rank(text, name="--rank"):
+    """``'auto'`` or an integer >= 1, parsed by :func:`rnla._validation.check_auto_or`."""
     try:
-        value = float(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+        try:
+            float(text)
+        except ValueError:
+            value = text  # a string: 'auto', or an error naming the keyword
+        else:
+            raise argparse.ArgumentTypeError(f"must be 'auto' or an integer, got {text!r}") from None
+    try:
+        return check_auto_or(value, name, check_positive_int)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(_message(exc, name)) from None
 
 
-def _rank(text):
-    if text == "auto":
-        return text
-    return _positive(int)(text)
+def _positive(kind, name):
+    return _option(check_positive_int if kind is int else check_positive, name, kind)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,7 +95,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
-    parser = _Parser(prog="rnla", description="Randomized linear algebra and second-order optimizers.")
+    parser = _Parser(prog="rnla", description="Randomized linear algebra and second-order optimizers.",
+                     epilog=EXIT_STATUS)
+    parser.add_argument("--version", action="version", version=f"rnla {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{fit,solve,spectrum,bench}", parser_class=_Parser)
     sub.required = True
 
@@ -73,53 +111,142 @@ def build_parser():
     fit.add_argument("--solver", default="auto",
                      help="auto | nystrom_pcg (squared) | nncg (logistic) | sketchy_svrg | sketchy_saga | "
                           "sketchy_katyusha")
-    fit.add_argument("--alpha", type=_positive(float), default=1.0,
+    fit.add_argument("--alpha", type=_positive(float, "--alpha"), default=1.0,
                      help="L2 strength: Ridge's alpha; for logistic loss C = 1/alpha (default 1)")
-    fit.add_argument("--test-size", type=_fraction, default=0.25, help="held-out fraction (default 0.25)")
-    fit.add_argument("--tol", type=_positive(float), default=None, help="solver tolerance")
-    fit.add_argument("--max-iter", type=_positive(int), default=None)
-    fit.add_argument("--rank", type=_rank, default="auto", help="Nyström sketch size (default auto)")
+    fraction = _option(check_real, "--test-size", low=0.0, high=1.0, high_open=True)
+    fit.add_argument("--test-size", type=fraction, default=0.25,
+                     help="held-out fraction in [0, 1) (default 0.25)")
+    fit.add_argument("--tol", type=_positive(float, "--tol"), default=None, help="solver tolerance")
+    fit.add_argument("--max-iter", type=_positive(int, "--max-iter"), default=None)
+    fit.add_argument("--rank", type=_rank, default="auto", help="Nyström sketch size: auto or an integer "
+                                                             ">= 1 (default auto)")
     fit.add_argument("--no-intercept", action="store_true", help="fit no intercept")
     fit.add_argument("--format", choices=["auto", *data.FORMATS], default="auto")
     fit.add_argument("--target", default=None, help="CSV target column: name or 0-based index (default last)")
-    fit.add_argument("--n-features", type=_positive(int), default=1000,
+    fit.add_argument("--n-features", type=_positive(int, "--n-features"), default=1000,
                      help="random features of the built-in data (default 1000)")
-    fit.add_argument("--out", default=None, help="save coefficients to this .npz (and a convergence plot "
-                                                  "next to it, .png)")
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--out", default=None, help="save coefficients to this .npz and a convergence plot "
+                                                  "next to it (.png, needs matplotlib); checked before "
+                                                  "the fit")
+    fit.add_argument("--no-plot", action="store_true", help="with --out: no convergence plot (no "
+                                                            "matplotlib needed)")
+    fit.add_argument("--seed", type=_option(_nonnegative_int, "--seed", int), default=0)
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
 
     solve = sub.add_parser("solve", help="solve (A + mu I) x = b by Nyström PCG",
                            description="Nyström PCG on a symmetric positive semidefinite MATRIX (.npy, .npz, "
                                        ".mtx). Without MATRIX and RHS: a built-in ridge problem, compared "
-                                       "with plain CG.")
+                                       "with plain CG. A singular MATRIX needs a positive --mu.",
+                           epilog=EXIT_STATUS)
     solve.add_argument("matrix", nargs="?")
     solve.add_argument("rhs", nargs="?", help=".npy, .txt or .mtx vector")
-    solve.add_argument("--mu", type=float, default=None, help="regularization mu >= 0 (default 1e-6 for the "
-                                                              "built-in problem, else 0)")
-    solve.add_argument("--rank", type=_rank, default="auto")
-    solve.add_argument("--rtol", type=_positive(float), default=1e-8)
-    solve.add_argument("--maxiter", type=_positive(int), default=None)
-    solve.add_argument("--out", default=None, help="save x to this .npy")
-    solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument("--mu", type=_option(check_nonnegative, "--mu"), default=None,
+                       help="regularization mu >= 0 (default 1e-6 for the built-in problem, else 0); a "
+                            "singular MATRIX needs mu > 0")
+    solve.add_argument("--rank", type=_rank, default="auto", help="auto or an integer >= 1 (default auto)")
+    solve.add_argument("--rtol", type=_positive(float, "--rtol"), default=1e-8)
+    solve.add_argument("--maxiter", type=_positive(int, "--maxiter"), default=None)
+    solve.add_argument("--out", default=None, help="save x to this .npy (checked before the solve)")
+    solve.add_argument("--seed", type=_option(_nonnegative_int, "--seed", int), default=0)
 
-    spec = sub.add_parser("spectrum", help="plot a spectral density (stochastic Lanczos quadrature)")
+    spec = sub.add_parser("spectrum", help="plot a spectral density (stochastic Lanczos quadrature)",
+                          description="Plot the SLQ spectral density of a symmetric MATRIX (.npy, .npz, "
+                                      ".mtx); needs matplotlib (pip install \"rnla[plot]\").")
     spec.add_argument("matrix")
-    spec.add_argument("--out", default="density.png", help="PNG path (default density.png)")
-    spec.add_argument("--probes", type=_positive(int), default=20)
-    spec.add_argument("--steps", type=_positive(int), default=100)
-    spec.add_argument("--sigma", type=_positive(float), default=0.01, help="smoothing, relative to the range")
+    spec.add_argument("--out", default="density.png", help="image path, .png or another matplotlib format "
+                                                           "(default density.png); checked first")
+    spec.add_argument("--probes", type=_positive(int, "--probes"), default=20)
+    spec.add_argument("--steps", type=_positive(int, "--steps"), default=100)
+    spec.add_argument("--sigma", type=_positive(float, "--sigma"), default=0.01,
+                      help="smoothing, relative to the range")
     spec.add_argument("--xscale", choices=["linear", "log", "symlog"], default="linear")
-    spec.add_argument("--seed", type=int, default=0)
+    spec.add_argument("--seed", type=_option(_nonnegative_int, "--seed", int), default=0)
 
-    bench = sub.add_parser("bench", help="run the benchmark suite and write docs/benchmarks.md",
-                           description="Run benchmarks/ of a source checkout. --quick: smaller problems, "
-                                       "under 5 minutes on 2 cores, written to docs/benchmarks-quick.md.")
-    bench.add_argument("--quick", action="store_true")
+    bench = sub.add_parser("bench", help="run the benchmark suite and write its report",
+                           description="Run benchmarks/ of a source checkout (needs matplotlib) and write "
+                                       "benchmarks.md (--quick: benchmarks-quick.md) with its plots under "
+                                       "img/ to benchmarks/results/ of the checkout (git-ignored), or to "
+                                       "docs/ with --write-docs. The full run reproduces every table of "
+                                       "docs/benchmarks.md (about 75 minutes on 2 cores). --quick: small "
+                                       "variants of the same problems, about 2 minutes on an idle 2-core "
+                                       "machine and never more than its --budget (180 s) plus the part "
+                                       "running when the budget runs out; parts not started in time are "
+                                       "named in the report. Prints the time of each part and the total.")
+    bench.add_argument("--quick", action="store_true", help="small problems, a few minutes")
     bench.add_argument("--root", default=".", help="the source checkout (default: current directory)")
-    bench.add_argument("--out", default=None, help="report path (default docs/benchmarks.md, or "
-                                                   "docs/benchmarks-quick.md with --quick)")
+    where = bench.add_mutually_exclusive_group()
+    where.add_argument("--out-dir", default=None, help="folder for the report and its img/ (default "
+                                                      "ROOT/benchmarks/results)")
+    where.add_argument("--write-docs", action="store_true", help="update the tracked report in ROOT/docs "
+                                                                "(docs/benchmarks.md or "
+                                                                "docs/benchmarks-quick.md, docs/img/)")
+    where.add_argument("--out", default=None, help="report file (its plots go to img/ next to it)")
+    bench.add_argument("--budget", type=_positive(float, "--budget"), default=None,
+                       help="seconds after which no further part starts (default 180 with --quick, "
+                            "none for the full run)")
     return parser
+
+
+# ------------------------------------------------------------------------- checks before the work
+
+def require_matplotlib(command, why, alternative=""):
+    """Import matplotlib (Agg backend) or stop with one line naming the extra to install."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot
+    except ImportError:
+        raise CommandError(f"rnla {command}: {why} needs matplotlib, which is not installed: "
+                           f"{PLOT_EXTRA}{alternative}") from None
+
+
+def check_writable(command, path, option="--out"):
+    """Stop with one line unless ``path`` can be written: its folder exists and takes files, it is not
+    a folder, and the name is valid there. Creates nothing that stays."""
+    path = Path(path)
+    prefix = f"rnla {command}: cannot write {option} {path}"
+    try:
+        if path.is_dir():
+            raise CommandError(f"{prefix}: is a directory")
+        if path.exists():
+            if not os.access(path, os.W_OK):
+                raise CommandError(f"{prefix}: Permission denied")
+            return
+        parent = path.parent
+        if not parent.is_dir():
+            reason = "not a directory" if parent.exists() else "No such file or directory"
+            raise CommandError(f"{prefix}: {reason} ({parent})")
+        with open(path, "xb"):
+            pass
+    except OSError as exc:  # a name too long, a read-only file system, no permission, ...
+        raise CommandError(f"{prefix}: {exc.strerror or exc}") from None
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def _check_image_format(command, path):
+    """The plot's file name must end in a format matplotlib writes (after :func:`require_matplotlib`)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise CommandError(f"rnla {command}: cannot write --out {path}: matplotlib does not write "
+                           f"{suffix!r} images; use one of {', '.join(sorted(formats))}")
+
+
+def _model_paths(out):
+    out = Path(out)
+    npz = out if out.suffix == ".npz" else out.with_suffix(".npz")
+    return npz, npz.with_suffix(".png")
+
+
+def _npy_path(out):
+    """Where ``np.save(out, x)`` writes: it appends ``.npy`` to any other name."""
+    return Path(out if str(out).endswith(".npy") else f"{out}.npy")
 
 
 # --------------------------------------------------------------------------------------------- fit
@@ -169,6 +296,13 @@ def cmd_fit(args):
         raise CommandError("rnla fit: --solver nncg is for --loss logistic; use nystrom_pcg for squared loss")
     if args.loss == "logistic" and args.solver == "nystrom_pcg":
         raise CommandError("rnla fit: --solver nystrom_pcg is for --loss squared; use nncg for logistic loss")
+    if args.out:
+        npz, png = _model_paths(args.out)
+        check_writable("fit", npz)
+        if not args.no_plot:
+            require_matplotlib("fit", f"the convergence plot of --out ({png.name})",
+                               " (or pass --no-plot to save the coefficients only)")
+            check_writable("fit", png, option="--out (plot)")
     if args.data is None:
         X, y, name = data.builtin(args.loss, args.n_features, args.seed)
     else:
@@ -221,8 +355,7 @@ def cmd_fit(args):
 
 
 def _save_model(est, args, out, seconds, f):
-    if out.suffix != ".npz":
-        out = out.with_suffix(".npz")
+    out, plot = _model_paths(out)
     arrays = {"coef": np.asarray(est.coef_), "intercept": np.atleast_1d(np.asarray(est.intercept_)),
               "loss": np.array(args.loss), "alpha": np.array(args.alpha), "solver": np.array(args.solver),
               "objective": np.array(f), "fit_time": np.array(seconds), "n_iter": np.asarray(est.n_iter_)}
@@ -236,20 +369,14 @@ def _save_model(est, args, out, seconds, f):
     except OSError as exc:
         raise CommandError(f"rnla fit: cannot write {out}: {exc.strerror or exc}") from None
     print(f"  saved           {out}")
-    plot = out.with_suffix(".png")
-    if _plot_history(history, plot, f"rnla fit: {args.loss} loss, solver {args.solver}"):
+    if not args.no_plot:
+        _plot_history(history, plot, f"rnla fit: {args.loss} loss, solver {args.solver}")
         print(f"  plot            {plot}")
 
 
 def _plot_history(history, path, title):
-    try:
-        import matplotlib
+    import matplotlib.pyplot as plt  # checked by require_matplotlib before the fit
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("  (no convergence plot: matplotlib is not installed; pip install 'rnla[plot]')")
-        return False
     key = "grad_norm" if "grad_norm" in history else "residual_norm"
     label = "gradient norm ‖∇f‖" if key == "grad_norm" else "CG residual norm ‖b − A w‖"
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -266,7 +393,6 @@ def _plot_history(history, path, title):
         raise CommandError(f"rnla: cannot write {path}: {exc.strerror or exc}") from None
     finally:
         plt.close(fig)
-    return True
 
 
 # ---------------------------------------------------------------------------------- solve / spectrum
@@ -276,8 +402,9 @@ def cmd_solve(args):
 
     if (args.matrix is None) != (args.rhs is None):
         raise CommandError("rnla solve: give both MATRIX and RHS, or neither for the built-in problem")
-    if args.mu is not None and not args.mu >= 0:
-        raise CommandError(f"rnla solve: --mu must be >= 0, got {args.mu}")
+    out = _npy_path(args.out) if args.out else None
+    if out is not None:
+        check_writable("solve", out)
     builtin = args.matrix is None
     if builtin:
         A, b, name = data.builtin_ridge(args.seed)
@@ -295,7 +422,12 @@ def cmd_solve(args):
         raise CommandError(f"rnla solve: {exc}") from None
     seconds = time.perf_counter() - t0
     resid = np.linalg.norm(b - (A @ x + mu * x)) / max(np.linalg.norm(b), np.finfo(float).tiny)
-    status = "converged" if info == 0 else f"not converged (info {info})"
+    if info == 0:
+        status = "converged"
+    elif info > 0:
+        status = "not converged within --maxiter"
+    else:
+        status = "broke down"
     print(f"  Nyström PCG     {status}: rank {res.rank}, {res.iterations} iterations, {res.matvecs} "
           f"products, {seconds:.3f} s, relative residual {resid:.2e}")
     if builtin:
@@ -306,18 +438,48 @@ def cmd_solve(args):
         cg_status = "converged" if info_cg == 0 else "not converged"
         print(f"  plain CG        {cg_status}: {res_cg.iterations} iterations, {res_cg.matvecs} products, "
               f"{cg_seconds:.3f} s  (×{cg_seconds / seconds:.1f} the time of Nyström PCG)")
-    if args.out:
+    if out is not None and info >= 0:
         try:
-            np.save(args.out, x)
+            np.save(out, x)
         except OSError as exc:
-            raise CommandError(f"rnla solve: cannot write {args.out}: {exc.strerror or exc}") from None
-        print(f"  saved           {args.out}")
-    return 0 if info == 0 else 1
+            raise CommandError(f"rnla solve: cannot write --out {out}: {exc.strerror or exc}") from None
+        print(f"  saved           {out}")
+    if info != 0:
+        print(_solve_advice(A, name, mu, info, res, out), file=sys.stderr)
+    return 0 if info == 0 else (1 if info > 0 else 3)
+
+
+def _solve_advice(A, name, mu, info, res, out):
+    """The one stderr line after a solve that did not converge (exit 1) or broke down (exit 3)."""
+    reason = getattr(res, "message", "") or ""
+    if mu == 0:
+        try:  # a scale for the suggested mu: the largest absolute row sum bounds the top eigenvalue
+            scale = float(np.max(abs(A).sum(axis=1))) if hasattr(A, "shape") and hasattr(A, "sum") else 1.0
+        except (TypeError, ValueError):
+            scale = 1.0
+        suggestion = f"{1e-8 * scale:.0e}" if scale > 0 else "1e-8"
+        what = ("broke down" + (f" ({reason})" if reason else "") if info < 0 else
+                f"did not converge in {res.iterations} iterations")
+        advice = (f"rnla solve: Nyström PCG {what} with --mu 0: {name} looks singular (or not positive "
+                  f"definite); a singular matrix needs a positive regularization --mu, e.g. --mu "
+                  f"{suggestion}, to solve (A + mu I) x = b")
+    elif info < 0:
+        advice = (f"rnla solve: Nyström PCG broke down{f' ({reason})' if reason else ''}: is {name} "
+                  "symmetric positive semidefinite?")
+    else:
+        advice = (f"rnla solve: not converged in {res.iterations} iterations: raise --maxiter or --rank, "
+                  "or loosen --rtol")
+    if info < 0 and out is not None:
+        advice += f"; {out} not written"
+    return advice
 
 
 def cmd_spectrum(args):
     from rnla import plot_spectral_density, spectral_density
 
+    require_matplotlib("spectrum", "the density plot")
+    check_writable("spectrum", args.out)
+    _check_image_format("spectrum", args.out)
     A = data.load_matrix(args.matrix)
     t0 = time.perf_counter()
     try:
@@ -329,16 +491,10 @@ def cmd_spectrum(args):
     print(f"rnla spectrum: {args.matrix}: n = {A.shape[0]}, {args.probes} probes × {args.steps} Lanczos "
           f"steps, {seconds:.2f} s; spectrum within [{grid[0]:.4g}, {grid[-1]:.4g}]")
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-    except ImportError:
-        raise CommandError("rnla spectrum: plotting needs matplotlib: pip install 'rnla[plot]'") from None
-    try:
         plot_spectral_density(grid, density, args.out, xscale=args.xscale,
                               title=f"spectral density of {args.matrix}")
     except OSError as exc:
-        raise CommandError(f"rnla spectrum: cannot write {args.out}: {exc.strerror or exc}") from None
+        raise CommandError(f"rnla spectrum: cannot write --out {args.out}: {exc.strerror or exc}") from None
     import matplotlib.pyplot as plt
 
     plt.close("all")
@@ -349,7 +505,9 @@ def cmd_spectrum(args):
 def cmd_bench(args):
     from . import _cli_bench
 
-    return _cli_bench.run(Path(args.root), args.quick, args.out, CommandError)
+    return _cli_bench.run(Path(args.root), args.quick, error=CommandError, out=args.out,
+                          out_dir=args.out_dir, write_docs=args.write_docs, budget=args.budget,
+                          require_matplotlib=require_matplotlib)
 
 
 def main(argv=None) -> int:

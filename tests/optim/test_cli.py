@@ -630,13 +630,13 @@ ERROR_CASES = {
     "alpha-negative": (["fit", "clf.npz", "--alpha", "-1"], ["--alpha", "> 0", "-1"]),
     "alpha-zero": (["fit", "clf.npz", "--alpha", "0"], ["--alpha", "> 0"]),
     "alpha-not-a-number": (["fit", "clf.npz", "--alpha", "abc"], ["--alpha", "'abc'"]),
-    "test-size-1.5": (["fit", "clf.npz", "--test-size", "1.5"], ["--test-size", "[0, 1)", "1.5"]),
-    "test-size-1": (["fit", "clf.npz", "--test-size", "1"], ["--test-size", "[0, 1)"]),
-    "test-size-negative": (["fit", "clf.npz", "--test-size", "-0.1"], ["--test-size", "[0, 1)"]),
+    "test-size-1.5": (["fit", "clf.npz", "--test-size", "1.5"], ["--test-size", "< 1", "1.5"]),
+    "test-size-1": (["fit", "clf.npz", "--test-size", "1"], ["--test-size", "< 1"]),
+    "test-size-negative": (["fit", "clf.npz", "--test-size", "-0.1"], ["--test-size", ">= 0", "-0.1"]),
     "test-size-not-a-number": (["fit", "clf.npz", "--test-size", "half"], ["--test-size", "'half'"]),
-    "max-iter-zero": (["fit", "clf.npz", "--max-iter", "0"], ["--max-iter", "> 0"]),
+    "max-iter-zero": (["fit", "clf.npz", "--max-iter", "0"], ["--max-iter", ">= 1"]),
     "rank-not-int": (["fit", "clf.npz", "--rank", "big"], ["--rank", "'big'"]),
-    "n-features-zero": (["fit", "--n-features", "0"], ["--n-features", "> 0"]),
+    "n-features-zero": (["fit", "--n-features", "0"], ["--n-features", ">= 1"]),
     "unknown-loss": (["fit", "clf.npz", "--loss", "hinge"], ["--loss", "'hinge'"]),
     "unknown-format": (["fit", "clf.npz", "--format", "xml"], ["--format", "'xml'"]),
     "unknown-solver": (["fit", "clf.npz", "--solver", "bogus", "--quiet"], ["solver", "'bogus'", "nncg"]),
@@ -763,3 +763,325 @@ def test_console_script_is_main():
 
     (script,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "rnla"]
     assert script.load() is main
+
+
+# ------------------------------------------------------------------ issue 13: the command line
+
+@pytest.fixture
+def no_matplotlib(monkeypatch):
+    """``import matplotlib`` raises ImportError, as on an install without the ``plot`` extra."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    import rnla
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == f"rnla {rnla.__version__}" and err == ""
+    assert rnla.__version__ == version("rnla")
+
+
+def _forbid(monkeypatch, target, what):
+    """Make ``target`` (a 'module.attribute' path) fail the test if it is called."""
+    def fail(*args, **kwargs):
+        raise AssertionError(f"{what} ran although the command should have stopped first")
+
+    monkeypatch.setattr(target, fail)
+
+
+def test_fit_out_without_matplotlib_fails_before_fitting(no_matplotlib, tmp_path, capsys, monkeypatch):
+    X, y = classification_data(seed=30)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    _forbid(monkeypatch, "optim.estimators.SketchyLogisticRegression.fit", "the fit")
+    rc, out, err, _ = cli(capsys, "fit", tmp_path / "d.npz", "--quiet", "--out", tmp_path / "model.npz")
+    assert_one_line_error(rc, err, "matplotlib", 'pip install "rnla[plot]"', "--no-plot")
+    assert out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npz"]
+
+
+def test_fit_out_no_plot_without_matplotlib(no_matplotlib, tmp_path, capsys):
+    """``--no-plot`` saves the coefficients without needing matplotlib."""
+    X, y = classification_data(seed=31)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    rc, out, err, _ = cli(capsys, "fit", tmp_path / "d.npz", "--quiet", "--no-plot", "--out",
+                          tmp_path / "model.npz")
+    assert rc == 0, err
+    assert "saved" in out and not re.search(r"^\s+plot\s", out, re.MULTILINE)
+    assert (tmp_path / "model.npz").is_file() and not (tmp_path / "model.png").exists()
+
+
+def test_fit_without_out_does_not_need_matplotlib(no_matplotlib, tmp_path, capsys):
+    X, y = classification_data(seed=32)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    rc, _out, err, _ = cli(capsys, "fit", tmp_path / "d.npz", "--quiet")
+    assert rc == 0, err
+
+
+def test_spectrum_without_matplotlib_fails_before_computing(no_matplotlib, linear_system, tmp_path, capsys,
+                                                           monkeypatch):
+    d, _, _ = linear_system
+    _forbid(monkeypatch, "rnla.spectral_density", "spectral_density")
+    rc, out, err, _ = cli(capsys, "spectrum", d / "dense.npy", "--out", tmp_path / "density.png")
+    assert_one_line_error(rc, err, "matplotlib", 'pip install "rnla[plot]"')
+    assert out == "" and list(tmp_path.iterdir()) == []
+
+
+def test_matplotlib_check_subprocess(tmp_path):
+    """The real process, with matplotlib unimportable (a fake package that raises ImportError)."""
+    fake = tmp_path / "fake" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named matplotlib (test)')\n")
+    np.save(tmp_path / "A.npy", np.diag(np.arange(1.0, 21.0)))
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "fake"))
+    proc = subprocess.run([sys.executable, "-m", "optim", "spectrum", "A.npy"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=300, env=env)
+    assert_one_line_error(proc.returncode, proc.stderr, "matplotlib", 'pip install "rnla[plot]"')
+    assert proc.stdout == "" and not (tmp_path / "density.png").exists()
+
+
+# --- the --out location is checked before the work
+
+
+@pytest.mark.parametrize("command", ["fit", "solve", "spectrum"])
+@pytest.mark.parametrize("where, needle", [
+    ("missing-dir", "No such file or directory"),
+    ("is-a-dir", "is a directory"),
+    ("long-name", "File name too long"),
+    ("unwritable", "/proc"),
+])
+def test_out_checked_before_work(command, where, needle, linear_system, tmp_path, capsys, monkeypatch):
+    d, _, _ = linear_system
+    suffix = {"fit": ".npz", "solve": ".npy", "spectrum": ".png"}[command]
+    out_path = {"missing-dir": tmp_path / "no" / "such" / f"x{suffix}",
+                "is-a-dir": tmp_path / f"folder{suffix}",
+                "long-name": tmp_path / ("x" * 300 + suffix),
+                "unwritable": f"/proc/rnla-cannot-write{suffix}"}[where]
+    if where == "is-a-dir":
+        out_path.mkdir()
+    X, y = classification_data(seed=33)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    _forbid(monkeypatch, "optim.estimators.SketchyLogisticRegression.fit", "the fit")
+    _forbid(monkeypatch, "rnla.nystrom_pcg", "nystrom_pcg")
+    _forbid(monkeypatch, "rnla.spectral_density", "spectral_density")
+    argv = {"fit": ["fit", tmp_path / "d.npz", "--quiet"], "solve": ["solve", d / "dense.npy", d / "b.npy"],
+            "spectrum": ["spectrum", d / "dense.npy"]}[command]
+    rc, out, err, _ = cli(capsys, *argv, "--out", out_path)
+    assert_one_line_error(rc, err, "--out", needle)
+    assert out == ""
+
+
+def test_fit_out_checks_the_plot_name_too(tmp_path, capsys, monkeypatch):
+    """``--out model.npz`` also writes model.png: a directory of that name is refused up front."""
+    X, y = classification_data(seed=34)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    (tmp_path / "model.png").mkdir()
+    _forbid(monkeypatch, "optim.estimators.SketchyLogisticRegression.fit", "the fit")
+    rc, out, err, _ = cli(capsys, "fit", tmp_path / "d.npz", "--quiet", "--out", tmp_path / "model.npz")
+    assert_one_line_error(rc, err, "model.png", "is a directory")
+    assert out == ""
+    assert not (tmp_path / "model.npz").exists()
+
+
+def test_out_check_leaves_an_existing_file_alone(tmp_path, capsys, linear_system):
+    d, _, b = linear_system
+    target = tmp_path / "x.npy"
+    target.write_bytes(b"old")
+    rc, _out, err, _ = cli(capsys, "solve", d / "dense.npy", d / "b.npy", "--mu", "1e-2", "--out", target)
+    assert rc == 0, err
+    assert np.load(target).shape == b.shape
+
+
+# --- a singular system with --mu 0
+
+
+@pytest.fixture(scope="module")
+def singular_system(tmp_path_factory):
+    """A singular PSD matrix (rank 30 of 40) and a right-hand side outside its range."""
+    d = tmp_path_factory.mktemp("singular")
+    rng = np.random.default_rng(35)
+    Q, _ = np.linalg.qr(rng.normal(size=(40, 40)))
+    lam = np.r_[np.linspace(1.0, 2.0, 30), np.zeros(10)]
+    A = (Q * lam) @ Q.T
+    np.save(d / "A.npy", (A + A.T) / 2)
+    np.save(d / "b.npy", rng.normal(size=40))
+    return d
+
+
+def test_singular_system_with_mu_0_says_mu_is_needed(singular_system, tmp_path, capsys):
+    d = singular_system
+    rc, out, err, _ = cli(capsys, "solve", d / "A.npy", d / "b.npy", "--mu", "0", "--out", tmp_path / "x.npy")
+    assert rc in (1, 3), (rc, err)
+    assert "info" not in out
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rnla solve:"), err
+    assert "--mu" in lines[0] and "singular" in lines[0]
+    if rc == 3:  # a breakdown: the iterate is no solution and is not saved
+        assert not (tmp_path / "x.npy").exists()
+
+
+def test_singular_system_with_mu_solves(singular_system, tmp_path, capsys):
+    """The advice works: with a positive --mu the same system is solved."""
+    d = singular_system
+    A, b = np.load(d / "A.npy"), np.load(d / "b.npy")
+    rc, _out, err, _ = cli(capsys, "solve", d / "A.npy", d / "b.npy", "--mu", "1e-3", "--rtol", "1e-10",
+                           "--out", tmp_path / "x.npy")
+    assert rc == 0, err
+    x = np.load(tmp_path / "x.npy")
+    np.testing.assert_allclose(x, np.linalg.solve(A + 1e-3 * np.eye(40), b), rtol=1e-7, atol=1e-9)
+
+
+def test_solve_help_documents_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        main(["solve", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for code in ("0", "1", "2", "3"):
+        assert re.search(rf"\b{code}\b", out)
+    assert "exit status" in out
+
+
+# --- validation policy for options
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["fit", "clf.npz", "--rank", "0"], ["--rank", ">= 1", "0"]),
+    (["fit", "clf.npz", "--rank", "2.5"], ["--rank", "'2.5'"]),
+    (["fit", "clf.npz", "--rank", "Auto"], ["--rank", "'auto'", "'Auto'"]),
+    (["solve", "A.npy", "b5.npy", "--rank", "-3"], ["--rank", ">= 1", "-3"]),
+    (["fit", "clf.npz", "--tol", "nan"], ["--tol", "finite"]),
+    (["fit", "clf.npz", "--alpha", "inf"], ["--alpha", "finite"]),
+    (["fit", "clf.npz", "--seed", "-1"], ["--seed", ">= 0"]),
+    (["fit", "clf.npz", "--seed", "1.5"], ["--seed", "'1.5'"]),
+    (["spectrum", "A.npy", "--sigma", "nan"], ["--sigma", "finite"]),
+    (["spectrum", "A.npy", "--probes", "1e3"], ["--probes", "'1e3'"]),
+    (["solve", "A.npy", "b5.npy", "--maxiter", "0"], ["--maxiter", ">= 1"]),
+    (["bench", "--budget", "-5"], ["--budget", "> 0"]),
+])
+def test_option_validation(argv, needles, bad_files, capsys, monkeypatch):
+    monkeypatch.chdir(bad_files)
+    rc, _out, err, escaped = cli(capsys, *argv)
+    line = assert_one_line_error(rc, err, *needles)
+    assert not escaped
+    assert line.count("--") >= 1 and "argument" in line
+
+
+def test_rank_accepts_auto_and_integers():
+    from optim.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["fit", "--rank", "auto"]).rank == "auto"
+    assert parser.parse_args(["fit", "--rank", "12"]).rank == 12
+    assert isinstance(parser.parse_args(["solve", "--rank", "7"]).rank, int)
+
+
+# --- rnla bench: output location, budget, elapsed time
+
+
+_FAKE_SCRIPT = '''
+import os
+from pathlib import Path
+
+def main(argv):
+    report = Path(os.environ["RNLA_BENCH_REPORT"])
+    img = Path(os.environ["RNLA_BENCH_IMG"])
+    img.mkdir(parents=True, exist_ok=True)
+    (img / "{name}.png").write_bytes(b"png")
+    text = report.read_text() if report.exists() else ""
+    report.write_text(text + "section {name} " + " ".join(argv) + "\\n")
+'''
+
+
+@pytest.fixture
+def fake_checkout(tmp_path, monkeypatch):
+    """A source checkout whose benchmarks are two tiny scripts, with tracked docs to protect."""
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "_report.py").write_text("")
+    for name in ("fake_one", "fake_two"):
+        (bench / f"{name}.py").write_text(_FAKE_SCRIPT.replace("{name}", name))
+    docs = tmp_path / "docs"
+    (docs / "img" / "quick").mkdir(parents=True)
+    (docs / "benchmarks.md").write_text("tracked full report\n")
+    (docs / "benchmarks-quick.md").write_text("tracked quick report\n")
+    (docs / "img" / "quick" / "old.png").write_bytes(b"old")
+    import optim._cli_bench as cli_bench
+
+    monkeypatch.setattr(cli_bench, "SCRIPTS", (("fake_one", [], ["--quick"]), ("fake_two", [], ["--quick"])))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _docs_snapshot(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted((root / "docs").rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_bench_default_does_not_touch_docs(quick, fake_checkout, capsys):
+    before = _docs_snapshot(fake_checkout)
+    rc, out, err, _ = cli(capsys, "bench", *(["--quick"] if quick else []))
+    assert rc == 0, err
+    assert _docs_snapshot(fake_checkout) == before
+    results = fake_checkout / "benchmarks" / "results"
+    report = results / ("benchmarks-quick.md" if quick else "benchmarks.md")
+    text = report.read_text()
+    assert "section fake_one" in text and "section fake_two" in text
+    assert str(report) in out or str(report.relative_to(fake_checkout)) in out
+    assert re.search(r"total\s+\d", out)  # the total elapsed time is printed
+    assert any(p.suffix == ".png" for p in results.rglob("*"))
+
+
+def test_bench_write_docs_writes_docs(fake_checkout, capsys):
+    rc, _out, err, _ = cli(capsys, "bench", "--quick", "--write-docs")
+    assert rc == 0, err
+    text = (fake_checkout / "docs" / "benchmarks-quick.md").read_text()
+    assert text.startswith("tracked quick report") and "section fake_two --quick" in text
+    assert (fake_checkout / "docs" / "img" / "quick" / "fake_one.png").is_file()
+    assert not (fake_checkout / "benchmarks" / "results").exists()
+
+
+def test_bench_out_dir(fake_checkout, tmp_path, capsys):
+    rc, out, err, _ = cli(capsys, "bench", "--quick", "--out-dir", tmp_path / "elsewhere")
+    assert rc == 0, err
+    assert str(tmp_path / "elsewhere" / "benchmarks-quick.md") in out
+    assert "section fake_one" in (tmp_path / "elsewhere" / "benchmarks-quick.md").read_text()
+    assert (tmp_path / "elsewhere" / "img" / "quick" / "fake_two.png").is_file()
+
+
+def test_bench_write_docs_and_out_dir_conflict(fake_checkout, tmp_path, capsys):
+    rc, _out, err, _ = cli(capsys, "bench", "--write-docs", "--out-dir", tmp_path / "x")
+    assert_one_line_error(rc, err, "--write-docs", "--out-dir")
+
+
+def test_bench_budget_skips_the_remaining_parts(fake_checkout, capsys, monkeypatch):
+    """Once the time budget is spent no further part starts; the skipped parts are named."""
+    import optim._cli_bench as cli_bench
+
+    clock = iter(float(t) for t in range(0, 10000, 50))  # every reading of the clock: 50 s later
+    monkeypatch.setattr(cli_bench, "_clock", lambda: next(clock))
+    rc, out, err, _ = cli(capsys, "bench", "--quick", "--budget", "60")
+    assert rc == 0, err
+    text = (fake_checkout / "benchmarks" / "results" / "benchmarks-quick.md").read_text()
+    assert "section fake_one" in text and "section fake_two" not in text
+    assert "skipped" in out and "fake_two" in out
+    assert "fake_two" in text and "skipped" in text  # the report says what is missing
+
+
+def test_bench_without_matplotlib_fails_first(no_matplotlib, fake_checkout, capsys):
+    rc, out, err, _ = cli(capsys, "bench", "--quick")
+    assert_one_line_error(rc, err, "matplotlib", 'pip install "rnla[plot]"')
+    assert out == ""
+    assert not (fake_checkout / "benchmarks" / "results").exists()
+
+
+def test_bench_quick_parts_are_the_quick_variants():
+    """Every quick part passes --quick to its script (the full problems stay the full ones)."""
+    from optim._cli_bench import SCRIPTS
+
+    assert [s for s, _, _ in SCRIPTS] == ["ridge_pcg", "spectrum", "glm", "second_order", "estimators"]
+    for _script, full, quick in SCRIPTS:
+        assert "--quick" in quick and "--quick" not in full
