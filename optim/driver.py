@@ -9,10 +9,11 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from rnla import _backend
-from rnla._validation import check_nonnegative, check_positive_int
+from rnla._validation import check_callable, check_nonnegative, check_positive_int
 
-from ._common import accepts_keyword, callback_stops, check_callback, check_start, diverged
+from ._common import accepts_keyword, callback_stops, check_start, copy_array, diverged
 from ._finite_sum import _FiniteSum
+from .objective import _as_scalar
 
 __all__ = ["run"]
 
@@ -35,7 +36,7 @@ def _evaluator(objective):
         return evaluate, objective.n_samples
     if callable(objective):
         def evaluate(x, idx):
-            out = objective(x)
+            out = objective(copy_array(x))  # a copy: the callable may overwrite its argument
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise ValueError("objective must return a (value, gradient) pair, got "
                                  f"{type(out).__name__}")
@@ -53,9 +54,9 @@ def _checked(evaluate, x, idx, xp, where):
         raise ValueError(f"the objective's gradient has shape {getattr(g, 'shape', None)} at {where}; "
                          f"expected {tuple(x.shape)} like the parameters")
     try:
-        f = _backend.to_float(f)
-    except (TypeError, ValueError):
-        raise ValueError(f"the objective's value at {where} is not a scalar: {f!r}") from None
+        f = _as_scalar(f, "objective")
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{err} (the value at {where})") from None
     return f, g, _backend.to_float(xp.linalg.vector_norm(g))
 
 
@@ -129,7 +130,7 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
     evaluate, n_samples = _evaluator(objective)
     steps = check_positive_int(steps, "steps")
     gtol = check_nonnegative(gtol, "gtol")
-    check_callback(callback)
+    check_callable(callback, "callback")
     if batches is not None:
         if n_samples is None:
             raise ValueError("batches needs a finite-sum objective (an optim problem with n_samples)")
@@ -137,6 +138,9 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
     x, xp = check_start(x0)
     rng = _backend.check_random_state(random_state)
     pass_value = accepts_keyword(optimizer.update, "value")
+
+    def shown(a):  # what the callback sees: a copy it may overwrite without changing the run
+        return copy_array(a) if callback is not None else a
 
     start = time.perf_counter()
     f, g, gnorm = _checked(evaluate, x, None, xp, "x0")
@@ -181,7 +185,7 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
             history["time"].append(time.perf_counter() - start)
             x_prev, x = x, x_new
             # The batch values belong to the point the step started from, not to the new x.
-            info = OptimizeResult(x=x, nit=nit, state=state, batch_fun=f, batch_grad_norm=gnorm)
+            info = OptimizeResult(x=shown(x), nit=nit, state=state, batch_fun=f, batch_grad_norm=gnorm)
         else:
             if not (math.isfinite(f_new) and math.isfinite(gnorm_new)) or diverged(f0, f_new):
                 status, message = 2, _diverged_message(nit)
@@ -194,7 +198,7 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
             history["fun"].append(f)
             history["grad_norm"].append(gnorm)
             history["time"].append(time.perf_counter() - start)
-            info = OptimizeResult(x=x, fun=f, jac=g, grad_norm=gnorm, nit=nit, state=state)
+            info = OptimizeResult(x=shown(x), fun=f, jac=shown(g), grad_norm=gnorm, nit=nit, state=state)
         if callback_stops(callback, info) and status == 1:
             status = 3
     if batches is None:

@@ -457,7 +457,7 @@ def test_objective_must_return_a_pair():
     for bad in (lambda x: float(x @ x), lambda x: (1.0, x, x), lambda x: [1.0, x], lambda x: (1.0,)):
         with pytest.raises(ValueError, match=r"\(value, gradient\) pair"):
             run(sgd(0.1), bad, np.ones(3), steps=5)
-    with pytest.raises(ValueError, match="not a scalar"):
+    with pytest.raises(ValueError, match=r"must return a scalar.*at x0"):
         run(sgd(0.1), lambda x: (x, x), np.ones(3), steps=5)
     with pytest.raises(TypeError, match="objective"):
         run(sgd(0.1), 3.0, np.ones(3), steps=5)
@@ -709,3 +709,38 @@ def test_cupy_problem(cupy, kind):
     full = run(sgd(0.1), prob_g, cupy.zeros(5), steps=30)
     ref = run(sgd(0.1), prob, np.zeros(5), steps=30)
     np.testing.assert_allclose(cupy.asnumpy(full.x), ref.x, rtol=1e-10)
+
+
+def test_objective_and_callback_may_overwrite_their_arguments():
+    """As SciPy (gh-13740): the callable gets a copy of x and the callback copies of x and jac, so
+    overwriting them changes nothing (before, the iterate itself was handed out and corrupted)."""
+    A = np.diag([1.0, 3.0, 2.0])
+
+    def clean(x):
+        return float(0.5 * x @ A @ x), A @ x
+
+    def scribbling(x):
+        out = clean(x)
+        x[:] = 1e6
+        return out
+
+    def callback(info):
+        info.x[:] = -5.0
+        info.jac[:] = 0.0
+
+    ref = run(heavy_ball(0.2), clean, np.ones(3), steps=15)
+    res = run(heavy_ball(0.2), scribbling, np.ones(3), steps=15, callback=callback)
+    np.testing.assert_array_equal(res.x, ref.x)
+    assert res.fun == ref.fun and res.nit == ref.nit
+
+
+def test_size_one_value_accepted_and_validation_policy():
+    res = run(sgd(0.25), lambda x: (np.array([x @ x]), 2 * x), np.ones(2), steps=3)
+    np.testing.assert_allclose(res.x, 0.5**3)
+    assert isinstance(res.fun, float)
+    with pytest.raises(ValueError, match=r"^objective must return a scalar"):
+        run(sgd(0.1), lambda x: (x, 2 * x), np.ones(2), steps=3)
+    with pytest.raises(ValueError, match=r"^x0 must hold real"):
+        run(sgd(0.1), lambda x: (float(x @ x), 2 * x), np.ones(2) + 0j, steps=3)
+    with pytest.raises(TypeError, match=r"^callback"):
+        run(sgd(0.1), lambda x: (float(x @ x), 2 * x), np.ones(2), steps=3, callback="print")
