@@ -11,14 +11,20 @@ without reorthogonalisation, which quadrature does not need.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _backend
-from ._validation import check_positive_int
-from .lanczos import lanczos
+from ._validation import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_option,
+    check_positive,
+    check_positive_int,
+)
+from .lanczos import _check_real_matrix, lanczos
 from .nystrom import _resolve
 from .operators import as_operator
 from .trace_estimation import _std_error
@@ -50,6 +56,7 @@ class SLQResult:
 
 def _quadrature(A, num_probes, num_steps, random_state, like):
     """Nodes and weights (host arrays ``(p, m)``) of ``num_probes`` Rademacher probes."""
+    _check_real_matrix(A)
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
     p = check_positive_int(num_probes, "num_probes")
@@ -94,7 +101,8 @@ def slq(A, f, *, num_probes=30, num_steps=50, random_state=None, full_output=Fal
     ------
     ValueError
         If ``f`` gives NaN or infinity on the Ritz values (for example ``log`` of an
-        operator that is not positive definite) or changes the shape of its input.
+        operator that is not positive definite) or changes the shape of its input, or if
+        the operator ``A`` produces NaN or infinity.
 
     Examples
     --------
@@ -104,8 +112,8 @@ def slq(A, f, *, num_probes=30, num_steps=50, random_state=None, full_output=Fal
     >>> bool(abs(est - np.sum(np.log(lam))) < 0.02 * np.sum(np.log(lam)))
     True
     """
-    if not callable(f):
-        raise TypeError(f"f must be a callable, got {type(f).__name__}")
+    check_callable(f, "f", optional=False)
+    full_output = check_bool(full_output, "full_output")
     n, nodes, weights, matvecs = _quadrature(A, num_probes, num_steps, random_state, like)
     active = weights > 0
     with np.errstate(all="ignore"):
@@ -174,20 +182,21 @@ def spectral_density(A, *, num_probes=20, num_steps=100, grid=None, num_points=1
     >>> bool(abs(t[np.argmax(phi)]) < 0.02 or abs(t[np.argmax(phi)] - 1) < 0.02)
     True
     """
-    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not 0 < float(sigma) < math.inf:
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
+    sigma = check_positive(sigma, "sigma")
+    full_output = check_bool(full_output, "full_output")
+    if grid is None:
+        num_points = check_positive_int(num_points, "num_points")
+    else:
+        grid = np.asarray(_backend.to_numpy(check_array(grid, "grid", ndim=1)), dtype=np.float64)
     n, nodes, weights, matvecs = _quadrature(A, num_probes, num_steps, random_state, like)
     active = weights > 0
     lo, hi = float(nodes[active].min()), float(nodes[active].max())
-    span = hi - lo if hi > lo else max(abs(hi), 1.0)
-    width = float(sigma) * span
+    # A single eigenvalue: a width relative to its size (1 for zero), so that the density
+    # of s·A is the density of A rescaled, for any s.
+    span = hi - lo if hi > lo else (abs(hi) if hi != 0 else 1.0)
+    width = sigma * span
     if grid is None:
-        num_points = check_positive_int(num_points, "num_points")
         grid = np.linspace(lo - 4 * width, hi + 4 * width, max(num_points, 2))
-    else:
-        grid = np.asarray(grid, dtype=np.float64)
-        if grid.ndim != 1 or grid.size < 1 or not np.all(np.isfinite(grid)):
-            raise ValueError("grid must be a non-empty 1-D array of finite values")
     theta = nodes[active]
     tau = weights[active] / nodes.shape[0]
     density = np.zeros_like(grid)
@@ -241,10 +250,8 @@ def plot_spectral_density(grid, density, path=None, *, eigenvalues=None, xscale=
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("plot_spectral_density needs matplotlib: pip install 'rnla[plot]'") from exc
-    if xscale not in ("linear", "log", "symlog"):
-        raise ValueError(f"xscale must be 'linear', 'log' or 'symlog', got {xscale!r}")
-    if yscale not in ("linear", "log"):
-        raise ValueError(f"yscale must be 'linear' or 'log', got {yscale!r}")
+    xscale = check_option(xscale, "xscale", ("linear", "log", "symlog"))
+    yscale = check_option(yscale, "yscale", ("linear", "log"))
     grid = np.asarray(grid, dtype=np.float64)
     density = np.asarray(density, dtype=np.float64)
     if grid.shape != density.shape or grid.ndim != 1:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
-from ._validation import check_nonnegative, check_positive_int
+from ._validation import check_auto_or, check_bool, check_option, check_positive, check_positive_int
+from .lanczos import _check_real_matrix, _safe_norm
 from .nystrom import ADAPTIVE_TOL, DEFAULT_MAX_RANK, _resolve, adaptive_nystrom, nystrom
 from .operators import as_operator
 
@@ -58,7 +59,11 @@ def _std_error(samples) -> float:
     samples = _backend.to_numpy(samples).astype(np.float64)
     if samples.size < 2:
         return math.inf
-    return float(np.std(samples, ddof=1) / math.sqrt(samples.size))
+    top = float(np.max(np.abs(samples)))
+    if not 0 < top < math.inf:
+        return 0.0 if top == 0 else math.nan
+    # Scaled first: the squares of samples near 1e+160 would overflow.
+    return top * float(np.std(samples / top, ddof=1) / math.sqrt(samples.size))
 
 
 def _hutchinson(op, m, xp, dtype, device, rng, Q=None):
@@ -95,7 +100,7 @@ def _xtrace(op, m, xp, dtype, device, rng):
     R = R + xp.eye(s, dtype=dtype, device=device) * shift
     S = xp.matrix_transpose(_backend.solve_triangular(xp, R, xp.eye(s, dtype=dtype, device=device),
                                                       lower=False))
-    S = S / xp.linalg.vector_norm(S, axis=0)
+    S = S / _safe_norm(xp, S, axis=0)  # entries ~ 1/‖A‖: scaled, or 1e+160·A would underflow
     c = xp.sum(S * W, axis=0)
     U = W - S * c
     samples = (xp.linalg.trace(H) - xp.sum(S * xp.matmul(H, S), axis=0) + xp.sum(Om * Y, axis=0)
@@ -141,8 +146,9 @@ def trace(A, *, num_matvecs=100, method="hutch++", random_state=None, full_outpu
     >>> bool(abs(est - np.trace(A)) < 1e-3 * np.trace(A))
     True
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    method = check_option(method, "method", METHODS)
+    full_output = check_bool(full_output, "full_output")
+    _check_real_matrix(A)
     op = as_operator(A, symmetric=method == "xtrace")
     n = op.shape[0]
     minimum = {"hutchinson": 1, "hutch++": 3, "xtrace": 4}[method]
@@ -222,13 +228,14 @@ def effective_dimension(A, mu, *, method="auto", rank="auto", num_probes=30, num
     >>> bool(abs(d - np.sum(lam / (lam + 1e-2))) < 0.05 * d)
     True
     """
-    mu = check_nonnegative(mu, "mu")
-    if mu == 0:
-        raise ValueError("mu must be > 0 (d_eff(0) is the rank of A)")
-    if method not in ("auto", "nystrom", "slq"):
-        raise ValueError(f"method must be 'auto', 'nystrom' or 'slq', got {method!r}")
+    mu = check_positive(mu, "mu")
+    method = check_option(method, "method", ("auto", "nystrom", "slq"))
+    num_probes = check_positive_int(num_probes, "num_probes")
+    num_steps = check_positive_int(num_steps, "num_steps")
+    _check_real_matrix(A)
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
+    rank = check_auto_or(rank, "rank", check_positive_int, upper=n, upper_name="the dimension of A")
     rng = _backend.check_random_state(random_state)
     if method != "slq":
         xp, dtype, device = _resolve(op, like)

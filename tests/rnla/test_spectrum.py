@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from helpers import CountingLinearOperator, input_forms, psd_matrix
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import cumulative_trapezoid, trapezoid
 from scipy.stats import wasserstein_distance
@@ -491,9 +491,15 @@ def test_density_input_forms(known_spectra, make, float64):
 # ---------------------------------------------------------- spectral density: errors
 
 
-@pytest.mark.parametrize("sigma", [0, 0.0, -0.01, np.nan, np.inf, True, False, "0.01", None, [0.01]])
-def test_density_invalid_sigma(sigma):
-    with pytest.raises(ValueError, match="sigma"):
+@pytest.mark.parametrize(
+    ("sigma", "exc"),
+    [(0, ValueError), (0.0, ValueError), (-0.01, ValueError), (np.nan, ValueError), (np.inf, ValueError),
+     (True, TypeError), (False, TypeError), ("0.01", TypeError), (None, TypeError), ([0.01], TypeError),
+     (0.01 + 0j, TypeError)],
+)
+def test_density_invalid_sigma(sigma, exc):
+    # The validation policy: a wrong kind is a TypeError, a wrong value a ValueError.
+    with pytest.raises(exc, match=r"^sigma"):
         spectral_density(np.eye(5), sigma=sigma)
 
 
@@ -595,12 +601,16 @@ def test_plot_without_path_writes_nothing(plt, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"xscale": "logit"}, "xscale"), ({"xscale": "LOG"}, "xscale"), ({"yscale": "symlog"}, "yscale"),
-     ({"yscale": None}, "yscale")],
+    [({"xscale": "logit"}, "xscale"), ({"xscale": "LOG"}, "xscale"), ({"yscale": "symlog"}, "yscale")],
 )
 def test_plot_invalid_scales(plt, kwargs, match):
     with pytest.raises(ValueError, match=match):
         plot_spectral_density(np.linspace(0, 1, 5), np.ones(5), **kwargs)
+
+
+def test_plot_scale_of_wrong_kind(plt):
+    with pytest.raises(TypeError, match=r"^yscale"):
+        plot_spectral_density(np.linspace(0, 1, 5), np.ones(5), yscale=None)
 
 
 @pytest.mark.parametrize(
@@ -653,3 +663,81 @@ def test_cupy_spectral_density(cupy, known_spectra):
     assert isinstance(grid, np.ndarray) and isinstance(density, np.ndarray)
     assert abs(mass(grid, density) - 1.0) <= 1e-3
     assert cdf_w1(grid, density, lam) <= 0.02 * (lam.max() - lam.min())
+
+
+# ------------------------------------------------- issue 13: NaN, scale, validation
+
+
+def _nan_operator(bad, n=20):
+    A = np.diag(np.linspace(1.0, 2.0, n))
+    calls = []
+
+    def matmat(V):
+        calls.append(1)
+        out = A @ V
+        if len(calls) == 2:
+            out[3, ...] = bad
+        return out
+
+    return ((n, n), matmat, matmat)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_slq_operator_producing_nan_is_named(bad):
+    # Regression: reported as numpy's "Eigenvalues did not converge" (or a NaN estimate).
+    with pytest.raises(ValueError, match=r"^A produced NaN or infinity"):
+        slq(_nan_operator(bad), np.log, num_probes=3, num_steps=6, random_state=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_density_operator_producing_nan_is_named(bad):
+    with pytest.raises(ValueError, match=r"^A produced NaN or infinity"):
+        spectral_density(_nan_operator(bad), num_probes=3, num_steps=6, random_state=0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(exponent=st.integers(-280, 280))
+def test_slq_and_density_scale_invariant(exponent):
+    # Regression: the Lanczos norms overflowed above ~1e154 and underflowed below ~1e-154.
+    lam = np.linspace(1.0, 3.0, 40)
+    A = psd_matrix(lam, seed=80)
+    s = 10.0**exponent
+    As = (A.shape, lambda v: (A * s) @ v, lambda V: (A * s) @ V)
+    ref = slq(A, np.log, num_probes=4, num_steps=10, random_state=1)
+    est = slq(As, lambda t: np.log(t / s), num_probes=4, num_steps=10, random_state=1)
+    np.testing.assert_allclose(est, ref, rtol=1e-9)
+    t, phi = spectral_density(A, num_probes=4, num_steps=10, num_points=50, random_state=1)
+    ts, phis = spectral_density(As, num_probes=4, num_steps=10, num_points=50, random_state=1)
+    np.testing.assert_allclose(ts / s, t, rtol=1e-9)
+    np.testing.assert_allclose(phis * s, phi, rtol=1e-7, atol=1e-9 * phi.max())
+
+
+def test_density_of_a_multiple_of_the_identity_scales():
+    # A single eigenvalue: the width is relative to it, so 1e-3·I is 1·I rescaled.
+    t1, phi1 = spectral_density(np.eye(10), num_probes=2, num_steps=3, num_points=21, random_state=0)
+    t2, phi2 = spectral_density(1e-3 * np.eye(10), num_probes=2, num_steps=3, num_points=21, random_state=0)
+    np.testing.assert_allclose(t2, 1e-3 * t1, rtol=1e-12)
+    np.testing.assert_allclose(phi2, 1e3 * phi1, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("func", "kwargs", "exc", "match"),
+    [
+        (slq, {"full_output": "yes"}, TypeError, r"^full_output"),
+        (spectral_density, {"full_output": 1}, TypeError, r"^full_output"),
+        (spectral_density, {"grid": "0:1"}, TypeError, r"^grid"),
+        (spectral_density, {"grid": np.array([0.0, 1j])}, ValueError, r"^grid"),
+        (spectral_density, {"num_steps": 0}, ValueError, r"^num_steps"),
+    ],
+)
+def test_validation_policy(func, kwargs, exc, match):
+    args = (np.log,) if func is slq else ()
+    with pytest.raises(exc, match=match):
+        func(np.eye(5), *args, **kwargs)
+
+
+@pytest.mark.parametrize("func", [slq, spectral_density])
+def test_complex_operator_is_a_value_error_naming_a(func):
+    args = (np.log,) if func is slq else ()
+    with pytest.raises(ValueError, match=r"^A.*complex"):
+        func(np.eye(5) * (1 + 1j), *args)

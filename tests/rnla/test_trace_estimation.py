@@ -360,9 +360,15 @@ def test_integer_matrix_is_computed_in_float64():
 # ------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("method", ["Hutch++", "hutch", "", None, "slq"])
+@pytest.mark.parametrize("method", ["Hutch++", "hutch", "", "slq"])
 def test_unknown_method_raises(method):
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(ValueError, match=r"^method"):
+        trace(np.eye(5), method=method)
+
+
+@pytest.mark.parametrize("method", [None, 1, ["hutch++"]])
+def test_method_of_wrong_kind_raises_type_error(method):
+    with pytest.raises(TypeError, match=r"^method"):
         trace(np.eye(5), method=method)
 
 
@@ -421,7 +427,7 @@ def test_xtrace_rejects_non_symmetric_matrix():
 
 @pytest.mark.parametrize(
     ("A", "exc"),
-    [("abc", TypeError), (np.ones(5), ValueError), (np.eye(4, dtype=complex), TypeError)],
+    [("abc", TypeError), (np.ones(5), ValueError), (np.eye(4, dtype=complex), ValueError)],
     ids=["string", "1-D", "complex"],
 )
 def test_invalid_operator(A, exc):
@@ -567,10 +573,49 @@ def test_effective_dimension_invalid_mu(mu, exc):
         effective_dimension(np.eye(5), mu)
 
 
-@pytest.mark.parametrize("method", ["exact", "Nystrom", "", None])
+@pytest.mark.parametrize("method", ["exact", "Nystrom", ""])
 def test_effective_dimension_unknown_method(method):
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(ValueError, match=r"^method"):
         effective_dimension(np.eye(5), 1.0, method=method)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc"),
+    [
+        ({"method": None}, TypeError),
+        ({"rank": "full"}, ValueError),
+        ({"rank": "Auto"}, ValueError),
+        ({"rank": 2.5}, TypeError),
+        ({"rank": None}, TypeError),
+        ({"rank": 0}, ValueError),
+        ({"rank": 6}, ValueError),
+        ({"rank": True}, TypeError),
+        ({"method": "nystrom", "num_probes": 0}, ValueError),
+        ({"method": "nystrom", "num_steps": 1.5}, TypeError),
+    ],
+)
+def test_effective_dimension_validation_policy(kwargs, exc):
+    # "'auto' or an int" is parsed by check_auto_or; every message starts with the name.
+    name = next(k for k in kwargs if k != "method" or len(kwargs) == 1)
+    with pytest.raises(exc, match=rf"^{name}"):
+        effective_dimension(np.eye(5), 1.0, **kwargs)
+
+
+def test_trace_full_output_must_be_bool():
+    with pytest.raises(TypeError, match=r"^full_output"):
+        trace(np.eye(5), full_output="yes")
+
+
+@pytest.mark.parametrize("exponent", [-280, -160, 160, 280])
+def test_xtrace_scale_invariant(exponent):
+    # Regression: XTrace normalised vectors with entries ~1/‖A‖ by an unscaled norm, which
+    # underflowed for 1e+160·A (a 1e-2 relative error) and gave NaN at 1e+280.
+    A = psd_matrix(decaying(40), seed=81)
+    s = 10.0**exponent
+    ref = trace(A, method="xtrace", num_matvecs=30, random_state=0)
+    est = trace((A.shape, lambda v: (A * s) @ v, lambda V: (A * s) @ V), method="xtrace",
+                num_matvecs=30, random_state=0)
+    np.testing.assert_allclose(est / s, ref, rtol=1e-10)
 
 
 def test_effective_dimension_rejects_non_symmetric():
