@@ -199,6 +199,8 @@ def eigsh(A, k=6, M=None, sigma=None, which="LM", v0=None, ncv=None, maxiter=Non
     rng = _backend.check_random_state(random_state)
     if v0 is not None:
         v0 = check_array(v0, "v0", ndim=1)
+        if v0.shape[0] != n:
+            raise ValueError(f"v0 must have length {n} to match A, got shape {tuple(v0.shape)}")
     if k >= n:
         if k > n:
             warnings.warn(f"k={k} exceeds the dimension of A ({n}): returning all {n} eigenpairs "

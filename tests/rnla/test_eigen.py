@@ -462,6 +462,8 @@ def small_matrix():
         (dict(v0=np.zeros(20)), ValueError, "v0"),
         (dict(v0=np.r_[np.ones(19), np.nan]), ValueError, "v0"),
         (dict(v0=np.ones(20) * (1 + 1j)), ValueError, "^v0"),
+        (dict(k=20, v0=np.ones(19)), ValueError, "^v0"),
+        (dict(k=20, v0=np.ones(20) * 1j), ValueError, "^v0"),
         (dict(v0=np.array(["a"] * 20)), ValueError, "^v0"),
         (dict(v0=np.zeros(0)), ValueError, "^v0"),
         (dict(v0="ones"), TypeError, "^v0"),
@@ -561,6 +563,14 @@ def test_k_equal_n_float32_and_array_api_strict():
     assert Vs.shape == (6, 6)
     assert isinstance(ws, type(xs.asarray(A)))
     np.testing.assert_allclose(np.asarray(ws), np.linspace(1.0, 2.0, 6), rtol=1e-12)
+
+
+@pytest.mark.parametrize("exponent", [-300, -160, 160, 300])
+def test_k_equal_n_scale_invariant(exponent):
+    A = psd_matrix(np.r_[-2.0, np.linspace(0.0, 1.0, 6), 5.0], seed=69)
+    s = 10.0**exponent
+    w = eigsh((A.shape, lambda v: (A * s) @ v), 8, return_eigenvectors=False)
+    np.testing.assert_allclose(w / s, np.linalg.eigvalsh(A), rtol=0, atol=1e-13 * 5)
 
 
 def test_k_equal_n_not_symmetric_callable():
