@@ -14,7 +14,7 @@ import math
 from typing import Any, NamedTuple
 
 from rnla import _backend
-from rnla._validation import check_nonnegative
+from rnla._validation import check_callable, check_real
 
 from ._common import check_positive
 from .first_order import GradientTransformation, _check_learning_rate, _check_params
@@ -116,14 +116,10 @@ def qlr(direction_optimizer, hvp, *, damping=1e-3, dec=0.5, inc=2.0):
     if not (hasattr(direction_optimizer, "init") and hasattr(direction_optimizer, "update")):
         raise TypeError("direction_optimizer must have init and update, got "
                         f"{type(direction_optimizer).__name__}")
-    if not callable(hvp):
-        raise TypeError(f"hvp must be callable as hvp(params, v), got {type(hvp).__name__}")
+    check_callable(hvp, "hvp", optional=False)
     damping = check_positive(damping, "damping")
-    dec, inc = check_nonnegative(dec, "dec"), check_nonnegative(inc, "inc")
-    if not 0 < dec < 1:
-        raise ValueError(f"dec must lie in (0, 1), got {dec}")
-    if not inc > 1:
-        raise ValueError(f"inc must be > 1, got {inc}")
+    dec = check_real(dec, "dec", low=0.0, high=1.0, low_open=True, high_open=True)
+    inc = check_real(inc, "inc", low=1.0, low_open=True)
 
     def init(params):
         _check_params(params)
@@ -232,7 +228,7 @@ def osgm(learning_rate=None):
     if learning_rate is not None:
         learning_rate = _check_learning_rate(learning_rate)
         if callable(learning_rate):
-            raise TypeError("osgm's learning_rate must be a number or None, not a schedule")
+            raise TypeError("learning_rate of osgm must be a number or None, not a schedule")
 
     def init(params):
         _check_params(params)

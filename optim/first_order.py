@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from rnla import _backend
+from rnla._validation import check_nonnegative, check_positive, check_real
 
 __all__ = ["AdamState", "GradientTransformation", "HeavyBallState", "SGDState", "adam", "heavy_ball", "sgd"]
 
@@ -62,24 +63,27 @@ class AdamState(NamedTuple):
 
 
 def _check_learning_rate(learning_rate, name="learning_rate"):
+    """A schedule callable as is, else a finite number > 0 (the policy's TypeError/ValueError)."""
     if callable(learning_rate):
         return learning_rate
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-        raise TypeError(f"{name} must be a positive number or a schedule callable, got {learning_rate!r}")
-    value = float(learning_rate)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be positive and finite, got {learning_rate!r}")
-    return value
+    return check_positive(learning_rate, name)
 
 
 def _check_fraction(value, name):
     """``value`` as a float in ``[0, 1)``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number in [0, 1), got {value!r}")
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must lie in [0, 1), got {value}")
-    return value
+    return check_real(value, name, low=0.0, high=1.0, high_open=True)
+
+
+def _check_nonnegative_int(value, name, *, none_ok=False):
+    """``value`` as an int ``>= 0`` (or None when ``none_ok``): TypeError for a non-integer."""
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer{' or None' if none_ok else ''}, "
+                        f"got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
 
 
 def _rate(learning_rate, count):
@@ -101,7 +105,9 @@ def _rate(learning_rate, count):
 
 
 def _check_params(params, name="params"):
-    if getattr(params, "ndim", None) != 1:
+    if getattr(params, "ndim", None) is None:
+        raise TypeError(f"{name} must be an array, got {type(params).__name__}")
+    if params.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array, got shape {getattr(params, 'shape', None)}")
     xp = _backend.array_namespace(params)
     if not xp.isdtype(params.dtype, "real floating"):
@@ -223,8 +229,7 @@ def adam(learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8):
     learning_rate = _check_learning_rate(learning_rate)
     b1 = _check_fraction(b1, "b1")
     b2 = _check_fraction(b2, "b2")
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not math.isfinite(eps) or eps < 0:
-        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+    eps = check_nonnegative(eps, "eps")
     eps = float(eps)
 
     def init(params):

@@ -7,18 +7,17 @@ Sivan, Gabel and Schuster, "FOSI: Hybrid First and Second Order Optimization"
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from rnla import _backend
-from rnla._validation import check_nonnegative, check_positive_int
+from rnla._validation import check_callable, check_positive_int, check_real
 from rnla.eigen import EigshNoConvergence, eigsh
 from rnla.operators import as_operator
 
 from ._common import check_positive
-from .first_order import GradientTransformation, _check_fraction, _check_params
+from .first_order import GradientTransformation, _check_fraction, _check_nonnegative_int, _check_params
 
 __all__ = ["FosiState", "fosi"]
 
@@ -63,13 +62,10 @@ class FosiState(NamedTuple):
 
 
 def _check_counts(k, l):  # noqa: E741 (FOSI's own name for the count of smallest pairs)
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
-        raise ValueError(f"k must be an integer >= 0, got {k!r}")
-    if isinstance(l, bool) or not isinstance(l, numbers.Integral) or l < 0:
-        raise ValueError(f"l must be an integer >= 0, got {l!r}")
+    k, l = _check_nonnegative_int(k, "k"), _check_nonnegative_int(l, "l")  # noqa: E741
     if k + l == 0:
         raise ValueError("k + l must be at least 1 (FOSI needs some eigenpairs)")
-    return int(k), int(l)
+    return k, l
 
 
 def fosi(base, hvp, *, k=5, l=0, alpha=0.1, every=100, warmup=None, clip=None, momentum=0.9,  # noqa: E741
@@ -139,21 +135,16 @@ def fosi(base, hvp, *, k=5, l=0, alpha=0.1, every=100, warmup=None, clip=None, m
     if not (hasattr(base, "init") and hasattr(base, "update")):
         raise TypeError("base must have init and update (an optim first-order optimizer), "
                         f"got {type(base).__name__}")
-    if not callable(hvp):
-        raise TypeError(f"hvp must be callable as hvp(params, v), got {type(hvp).__name__}")
+    check_callable(hvp, "hvp", optional=False)
     k, l = _check_counts(k, l)  # noqa: E741
     alpha = check_positive(alpha, "alpha")
     every = check_positive_int(every, "every")
+    warmup = _check_nonnegative_int(warmup, "warmup", none_ok=True)
     if warmup is None:
         warmup = every
-    elif isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or warmup < 0:
-        raise ValueError(f"warmup must be an integer >= 0 or None, got {warmup!r}")
-    warmup = int(warmup)
     if clip is None:
         clip = DEFAULT_CLIP.get(getattr(base, "name", ""), 1.0)
-    clip = check_nonnegative(clip, "clip")
-    if clip < 1:
-        raise ValueError(f"clip must be >= 1, got {clip}")
+    clip = check_real(clip, "clip", low=1.0)
     beta = _check_fraction(momentum, "momentum")
     if num_lanczos is not None:
         num_lanczos = check_positive_int(num_lanczos, "num_lanczos")

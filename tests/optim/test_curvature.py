@@ -634,3 +634,15 @@ def test_cupy(cupy):
         res = run(make(lambda p, v: Ac @ v), cfun, cp.ones(6), steps=30)
         assert isinstance(res.x, cp.ndarray)
         np.testing.assert_allclose(cp.asnumpy(res.x), ref.x, rtol=1e-8, atol=1e-12)
+
+
+def test_validation_policy_messages_start_with_the_argument():
+    hvp = lambda x, v: v  # noqa: E731
+    with pytest.raises(TypeError, match=r"^learning_rate"):
+        osgm(learning_rate=lambda count: 0.1)
+    with pytest.raises(TypeError, match=r"^hvp"):
+        qlr(adam(), hvp="hvp")
+    with pytest.raises(TypeError, match=r"^dec"):
+        qlr(adam(), hvp, dec="half")
+    with pytest.raises(ValueError, match=r"^inc"):
+        qlr(adam(), hvp, inc=1.0)

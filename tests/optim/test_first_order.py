@@ -480,7 +480,7 @@ def test_init_rejects_bad_params(name):
         opt.init(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="params must be a 1-D array"):
         opt.init(np.float64(1.0))
-    with pytest.raises(ValueError, match="params must be a 1-D array"):
+    with pytest.raises(TypeError, match="params must be an array"):  # the policy: a list is a wrong kind
         opt.init([1.0, 2.0])
     with pytest.raises(ValueError, match="params must have a real floating dtype"):
         opt.init(np.zeros(3, dtype=np.int64))
@@ -556,3 +556,15 @@ def test_cupy(cupy, make):
         for field in state[1:]:
             assert isinstance(field, cupy.ndarray) and field.dtype == cupy.float32
         np.testing.assert_allclose(cupy.asnumpy(step), ref, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(("kwargs", "exc"), [
+    ({"eps": "tiny"}, TypeError), ({"eps": True}, TypeError), ({"eps": -1e-8}, ValueError),
+    ({"eps": float("nan")}, ValueError), ({"b1": "0.9"}, TypeError), ({"b1": 1.0}, ValueError),
+    ({"learning_rate": "1e-3"}, TypeError), ({"learning_rate": 0.0}, ValueError),
+])
+def test_adam_validation_policy(kwargs, exc):
+    """The policy: TypeError for a wrong kind (before: ValueError for eps='tiny'), ValueError for a
+    wrong value, the message starting with the argument's name."""
+    with pytest.raises(exc, match=rf"^{next(iter(kwargs))}"):
+        adam(**kwargs)
