@@ -8,8 +8,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from . import _backend
-from ._validation import check_finite_array, check_nonnegative, check_positive_int, check_vector
+from ._validation import (
+    check_auto_or,
+    check_bool,
+    check_callable,
+    check_finite_array,
+    check_nonnegative,
+    check_positive_int,
+    check_vector,
+)
 from .nystrom import NystromPreconditioner, adaptive_nystrom, nystrom
 from .operators import Operator, as_operator
 
@@ -39,10 +49,13 @@ class SolveResult:
     iterations : int
         CG iterations performed.
     matvecs : int
-        Products with ``A`` in total (sketch columns included for Nyström PCG).
+        Products with ``A`` in total: one per iteration, one for ``x0``, one per true-residual
+        check (at least one when the iteration converged), and the sketch columns for
+        Nyström PCG.
     residual_norms : list of float
-        ``‖b − A x_k‖`` (recursively updated residual, as SciPy) at each iteration start,
-        plus the final one.
+        ``‖b − A x_k‖`` at each iteration start, plus the final one: the recursively updated
+        residual (as SciPy), except where the true residual was recomputed (a convergence
+        check, and so the last entry whenever ``info == 0``).
     rank : int or None
         Rank of the Nyström preconditioner (``None`` for plain PCG).
     sketch_matvecs : int
@@ -66,12 +79,32 @@ class SolveResult:
         return self.info == 0
 
 
+def _check_real_dtype(A, name):
+    """``ValueError`` naming ``name`` if ``A`` declares a complex (or other non-real) dtype."""
+    dtype = getattr(A, "dtype", None)
+    if dtype is None:
+        return
+    try:
+        real = np.dtype(dtype).kind in "fiub"
+    except TypeError:  # an array-API library's own dtype object
+        real = not str(dtype).rsplit(".", 1)[-1].startswith("complex")
+    if not real:
+        raise ValueError(f"{name} must hold real numbers, got dtype {dtype}")
+
+
 def _prepare(A, b, x0, name_b="b"):
-    """Validate and convert ``A``, ``b``, ``x0``: returns ``op, b, x0, xp, dtype``."""
+    """Validate and convert ``A``, ``b``, ``x0``: returns ``op, b, x0, xp, dtype``.
+
+    ``x0`` comes back as a fresh array, ``None`` or the keyword ``'Mb'``.
+    """
+    _check_real_dtype(A, "A")
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
+    if isinstance(x0, str):
+        if x0 != "Mb":
+            raise ValueError(f"x0 must be an array, None or 'Mb', got {x0!r}")
     for value, name in ((b, name_b), (x0, "x0")):
-        if value is not None and getattr(value, "ndim", None) is None:
+        if value is not None and not isinstance(value, str) and getattr(value, "ndim", None) is None:
             raise TypeError(f"{name} must be an array, got {type(value).__name__}")
     xp = _backend.array_namespace(b)
     if op.xp is not None and op.xp is not xp:
@@ -81,16 +114,17 @@ def _prepare(A, b, x0, name_b="b"):
     dtype = _backend.float_dtype(xp, op.dtype, b.dtype)
     b = xp.astype(b, dtype)
     check_finite_array(xp, b, name_b)
-    if x0 is not None:
+    if x0 is not None and not isinstance(x0, str):
         x0 = xp.astype(check_vector(xp, x0, n, "x0"), dtype, copy=True)
         check_finite_array(xp, x0, "x0")
     return op, b, x0, xp, dtype
 
 
-def _check_tolerances(rtol, atol, maxiter, n):
-    rtol = check_nonnegative(rtol, "rtol")
-    atol = check_nonnegative(atol, "atol")
+def _check_tolerances(rtol, atol, maxiter, n, callback):
+    rtol = check_nonnegative(rtol, "rtol", allow_inf=True)
+    atol = check_nonnegative(atol, "atol", allow_inf=True)
     maxiter = 10 * n if maxiter is None else check_positive_int(maxiter, "maxiter")
+    check_callable(callback, "callback")
     return rtol, atol, maxiter
 
 
@@ -99,19 +133,32 @@ def pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
 
     Same call, stopping rule and return as :func:`scipy.sparse.linalg.cg`, on NumPy, CuPy
     or any array-API backend: iterate until ``‖b − A x‖ < max(rtol·‖b‖, atol)`` or
-    ``maxiter`` iterations. Unlike SciPy, the residual is also tested after the last
-    iteration, and breakdowns are reported in ``info`` instead of returning NaN.
+    ``maxiter`` iterations. Unlike SciPy:
+
+    - ``info == 0`` means the **true** residual ``‖b − A x‖`` of the returned ``x`` meets the
+      rule. When the recursively updated residual meets it, the true one is recomputed (one
+      more product with ``A``); if it does not meet it (the recursion drifts on ill-conditioned
+      systems), CG restarts from the true residual and goes on within ``maxiter``;
+    - every norm and inner product is scaled before squaring, so results do not depend on the
+      scale of ``b``, ``A`` or ``M`` anywhere in the floating range (``A x = s b`` gives ``s x``
+      with the same iterations);
+    - the residual is also tested after the last iteration;
+    - breakdowns and NaN are reported in ``info`` instead of returning NaN, and a product of
+      ``A`` or ``M`` of the wrong shape or kind raises a ``ValueError``.
 
     Parameters
     ----------
     A : array, sparse matrix, LinearOperator or (shape, matvec[, matmat])
-        Symmetric positive definite ``n × n`` operator.
+        Symmetric positive definite ``n × n`` operator, real. Its products must map an
+        ``(n,)`` vector to an ``(n,)`` real vector.
     b : (n,) array
-        Right-hand side (an ``(n, 1)`` column is accepted).
-    x0 : (n,) array, optional
-        Starting guess (zero by default).
+        Right-hand side (an ``(n, 1)`` column is accepted), real.
+    x0 : (n,) array, None or 'Mb', optional
+        Starting guess: zero by default; ``'Mb'`` starts from ``M @ b`` (``b`` without ``M``),
+        as in SciPy.
     rtol, atol : float
-        Relative and absolute tolerances on the residual norm.
+        Relative and absolute tolerances on the residual norm, ``>= 0`` (``inf`` allowed: then
+        ``x0`` is returned at once).
     maxiter : int, optional
         Iteration cap, ``10 n`` by default.
     M : operator, optional
@@ -127,7 +174,8 @@ def pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
     x : (n,) array
         The solution, with ``b``'s dtype promoted with ``A``'s, on ``b``'s device.
     info : int
-        0 converged; ``> 0`` iterations used without converging; ``< 0`` breakdown.
+        0 converged (the true residual meets the rule); ``> 0`` the ``maxiter`` iterations
+        used without converging; ``< 0`` breakdown (see :class:`SolveResult`).
     result : SolveResult
         Only with ``full_output=True``.
 
@@ -138,9 +186,13 @@ def pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
     >>> x, info = pcg(A, np.array([1.0, 2.0]), rtol=1e-12)
     >>> info, np.allclose(A @ x, [1.0, 2.0])
     (0, True)
+    >>> x, info = pcg(A, np.array([1e-300, 2e-300]), rtol=1e-12)   # scale-invariant
+    >>> info, np.allclose(A @ x * 1e300, [1.0, 2.0])
+    (0, True)
     """
     op, b, x0, xp, dtype = _prepare(A, b, x0)
-    rtol, atol, maxiter = _check_tolerances(rtol, atol, maxiter, op.shape[0])
+    rtol, atol, maxiter = _check_tolerances(rtol, atol, maxiter, op.shape[0], callback)
+    full_output = check_bool(full_output, "full_output")
     Mop = None if M is None else _as_preconditioner(M, op.shape)
     x, info, result = _pcg(op, b, x0, xp, dtype, rtol, atol, maxiter, Mop, callback)
     return (x, info, result) if full_output else (x, info)
@@ -148,72 +200,152 @@ def pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
 
 def _as_preconditioner(M, shape):
     if isinstance(M, NystromPreconditioner):
-        Mop = M.as_operator()
-    else:
-        Mop = as_operator(M, shape=shape, name="M")
+        return M.as_operator()
+    _check_real_dtype(M, "M")
+    Mop = as_operator(M, shape=shape, name="M")
     if Mop.shape != shape:
         raise ValueError(f"M must have shape {shape} like A, got {Mop.shape}")
     return Mop
 
 
-def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift=0.0):
-    """The CG iteration on validated inputs; ``shift`` adds ``shift·I`` to ``op``."""
+def _host(xp, *values):
+    """0-d device arrays as Python floats, in one transfer."""
+    if len(values) == 1:
+        return (_backend.to_float(values[0]),)
+    return tuple(float(v) for v in _backend.to_numpy(xp.stack(values)))
 
-    def apply(v):
-        out = op.matvec(v)
+
+def _scale(xp, v):
+    """``(m, v / m)`` with ``m = max|v|`` on the device (``v`` itself when ``m = 0``)."""
+    m = xp.max(xp.abs(v))
+    return m, v / xp.where(m > 0, m, xp.ones_like(m))
+
+
+def _check_product(out, name, n, xp, dtype):
+    """The first product of an operator: shape ``(n,)`` and real content, else ``ValueError``."""
+    shape = tuple(getattr(out, "shape", ()) or ())
+    if getattr(out, "shape", None) is None or shape != (n,):
+        raise ValueError(f"{name} returned an array of shape {shape} for a vector of shape ({n},): "
+                         f"its products must have shape ({n},)")
+    try:
+        real = bool(xp.isdtype(out.dtype, ("real floating", "integral", "bool")))
+    except (TypeError, ValueError, AttributeError):
+        real = False
+    if not real:
+        raise ValueError(f"{name} returned values of dtype {out.dtype}: its products must be real")
+
+
+def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift=0.0):
+    """The CG iteration on validated inputs; ``shift`` adds ``shift·I`` to ``op``.
+
+    Scale-free: vectors are divided by their largest magnitude before any sum of products, and
+    CG's scalars are formed as products of ratios, so nothing is squared unscaled.
+    """
+    n = b.shape[0]
+    checked = {"A": False, "M": False}
+
+    def product(name, f, v):
+        out = f(v)
+        if not checked[name]:
+            _check_product(out, name, n, xp, dtype)
+            checked[name] = True
         if out.dtype != dtype:
             out = xp.astype(out, dtype)
+        return out
+
+    def apply(v):
+        out = product("A", op.matvec, v)
         return out + shift * v if shift else out
 
-    bnorm = _backend.to_float(xp.linalg.vector_norm(b))
-    tol = max(atol, rtol * bnorm)
+    def norm_parts(v):
+        """``(max|v|, sum((v / max|v|)²))`` on the host; ``‖v‖ = m·sqrt(s)``."""
+        m, u = _scale(xp, v)
+        return _host(xp, m, xp.sum(u * u))
+
+    mb, sb = norm_parts(b)
+    bnorm = mb * math.sqrt(sb)
     history = []
     matvecs = 0
     if bnorm == 0.0:
         x = xp.zeros_like(b)
         return x, 0, SolveResult(0, _MESSAGES[0], 0, 0, [0.0])
+    tol = max(atol, rtol * bnorm)
     if x0 is None:
         x = xp.zeros_like(b)
         r = b
     else:
-        x = x0
+        if isinstance(x0, str):  # 'Mb'
+            x = b if M is None else product("M", M.matvec, b)
+            x = xp.asarray(x, copy=True)
+        else:
+            x = x0
         r = b - apply(x)
         matvecs += 1
     info = maxiter
     iterations = 0
-    rho_prev = None
+    r_exact = True  # r is b - A x computed directly, not by recursion
+    prev = None  # (d_rz, m_r, m_z) of the previous iteration: rho = d_rz * m_r * m_z
     p = None
     while True:
-        rnorm = _backend.to_float(xp.linalg.vector_norm(r))
+        m_r, s_r = norm_parts(r)
+        rnorm = m_r * math.sqrt(s_r)
         history.append(rnorm)
         if not math.isfinite(rnorm):
             info = -3
             break
-        if rnorm < tol:
+        if (rnorm < tol or rnorm == 0.0) and not r_exact:
+            # The recursion says converged: check the true residual (one more product).
+            r = b - apply(x)
+            matvecs += 1
+            r_exact = True
+            p, prev = None, None  # restart the directions from the true residual
+            m_r, s_r = norm_parts(r)
+            rnorm = m_r * math.sqrt(s_r)
+            history[-1] = rnorm
+            if not math.isfinite(rnorm):
+                info = -3
+                break
+        if rnorm < tol or rnorm == 0.0:
             info = 0
             break
         if iterations >= maxiter:
             break
-        z = r if M is None else M.matvec(r)
-        rho = xp.sum(r * z)
-        p = z if p is None else z + (rho / rho_prev) * p
-        q = apply(p)
-        matvecs += 1
-        pq = xp.sum(p * q)
-        rho_h, pq_h = (_backend.to_float(v) for v in (rho, pq))
-        if not (math.isfinite(rho_h) and math.isfinite(pq_h)):
-            info = -3
-            break
-        if rho_h <= 0:
+        if M is None:
+            z, m_z, d_rz = r, m_r, s_r
+        else:
+            z = product("M", M.matvec, r)
+            m_z, u_z = _scale(xp, z)
+            m_z, d_rz = _host(xp, m_z, xp.sum((r / m_r) * u_z))
+            if not (math.isfinite(m_z) and math.isfinite(d_rz)):
+                info = -3
+                break
+        if d_rz <= 0 or m_z == 0:
             info = -2
             break
-        if pq_h <= 0:
+        if p is None:
+            p = z
+        else:
+            beta = (d_rz / prev[0]) * (m_r / prev[1]) * (m_z / prev[2])
+            p = z + beta * p
+        q = apply(p)
+        matvecs += 1
+        m_p, u_p = _scale(xp, p)
+        m_q, u_q = _scale(xp, q)
+        m_p, m_q, d_pq = _host(xp, m_p, m_q, xp.sum(u_p * u_q))
+        if not (math.isfinite(m_p) and math.isfinite(m_q) and math.isfinite(d_pq)):
+            info = -3
+            break
+        if d_pq <= 0 or m_q == 0:
             info = -1
             break
-        alpha = rho / pq
+        alpha = (d_rz / d_pq) * (m_r / m_p) * (m_z / m_q)
+        if not math.isfinite(alpha):
+            info = -3
+            break
         x = x + alpha * p
         r = r - alpha * q
-        rho_prev = rho
+        r_exact = False
+        prev = (d_rz, m_r, m_z)
         iterations += 1
         if callback is not None:
             callback(x)
@@ -247,7 +379,8 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
         preconditioned condition number is about 10 or less) or ``ℓ`` reaches
         ``max_rank``. An integer fixes ``ℓ`` (``1 <= rank <= n``).
     x0, rtol, atol, maxiter, callback
-        As in :func:`pcg`.
+        As in :func:`pcg` (``x0='Mb'`` starts from the Nyström preconditioner applied to
+        ``b``). ``info == 0`` means the true residual ``‖b − (A + μI) x‖`` meets SciPy's rule.
     random_state : None, int or numpy.random.Generator
         Seed of the sketch.
     full_output : bool
@@ -277,17 +410,16 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
     op, b, x0, xp, dtype = _prepare(A, b, x0)
     n = op.shape[0]
     mu = check_nonnegative(mu, "mu")
-    rtol, atol, maxiter = _check_tolerances(rtol, atol, maxiter, n)
+    rtol, atol, maxiter = _check_tolerances(rtol, atol, maxiter, n, callback)
+    full_output = check_bool(full_output, "full_output")
     if max_rank is not None:
         max_rank = check_positive_int(max_rank, "max_rank", upper=n, upper_name="the dimension of A")
+    rank = check_auto_or(rank, "rank", check_positive_int, upper=n, upper_name="the dimension of A")
     device = _backend.device_of(b)
-    if isinstance(rank, str):
-        if rank != "auto":
-            raise ValueError(f"rank must be 'auto' or an integer, got {rank!r}")
+    if rank == "auto":
         approx = adaptive_nystrom(op, mu, xp=xp, dtype=dtype, device=device, random_state=random_state,
                                   max_rank=max_rank)
     else:
-        rank = check_positive_int(rank, "rank", upper=n, upper_name="the dimension of A")
         approx = nystrom(op, rank, oversample=0, random_state=random_state, like=b)
     P = NystromPreconditioner(approx, mu)
     x, info, result = _pcg(op, b, x0, xp, dtype, rtol, atol, maxiter, P.as_operator(), callback, shift=mu)

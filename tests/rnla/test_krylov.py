@@ -135,16 +135,17 @@ def test_nystrom_pcg_residual_bound(rtol, atol):
 @pytest.mark.parametrize("rtol", [1e-4, 1e-8])
 @pytest.mark.parametrize("warm", [False, True])
 def test_agrees_with_scipy_cg_unpreconditioned(rtol, warm):
-    # Moderate conditioning: CG converges well before n steps, so rounding differences
-    # between the two implementations cannot change the iteration count.
-    A, b = spd_problem(60, cond=30.0, seed=9)
-    x0 = np.random.default_rng(10).standard_normal(60) if warm else None
+    # Good conditioning: CG converges in far fewer than n steps (no loss of orthogonality), so
+    # rounding differences between the two implementations cannot change the iteration count.
+    A, b = spd_problem(200, cond=10.0, seed=9)
+    x0 = np.random.default_rng(10).standard_normal(200) if warm else None
     x_sp, info_sp, it_sp = scipy_cg(A, b, x0=None if x0 is None else x0.copy(), rtol=rtol)
     iterates = []
     x, info, res = pcg(A, b, x0=x0, rtol=rtol, callback=iterates.append, full_output=True)
     assert info == info_sp == 0
     assert len(iterates) == res.iterations == it_sp
-    assert res.matvecs == it_sp + (1 if warm else 0)
+    # One product per iteration, one for x0, one for the true-residual check at convergence.
+    assert res.matvecs == it_sp + 1 + (1 if warm else 0)
     np.testing.assert_allclose(x, x_sp, rtol=0, atol=1e-9 * np.linalg.norm(x_sp))
 
 
@@ -349,7 +350,7 @@ def test_warm_start_near_solution_needs_fewer_iterations():
     x, info_warm, warm = pcg(A, b, x0=x0, rtol=1e-10, full_output=True)
     assert info_cold == info_warm == 0
     assert warm.iterations < cold.iterations
-    assert warm.matvecs == warm.iterations + 1 and cold.matvecs == cold.iterations
+    assert warm.matvecs == warm.iterations + 2 and cold.matvecs == cold.iterations + 1
     np.testing.assert_array_equal(x0, x0_copy)  # not modified in place
     assert rel_err(x, x_true) <= 1e-7
 
@@ -440,7 +441,7 @@ def test_solve_result_fields_pcg():
     assert isinstance(res, SolveResult)
     assert res.info == info == 0 and res.converged
     assert res.message == "converged"
-    assert res.matvecs == res.iterations
+    assert res.matvecs == res.iterations + 1  # the true-residual check
     assert len(res.residual_norms) == res.iterations + 1
     np.testing.assert_allclose(res.residual_norms[0], np.linalg.norm(b))
     assert res.rank is None and res.sketch_matvecs == 0 and res.preconditioner is None
@@ -460,7 +461,7 @@ def test_solve_result_fields_nystrom_pcg(warm):
     assert info == 0 == res.info and res.converged and res.message == "converged"
     assert rel_err(x, np.linalg.solve(A + mu * np.eye(n), b)) <= 1e-7
     assert res.rank == 25 and res.sketch_matvecs == 25
-    assert res.matvecs == res.sketch_matvecs + res.iterations + (1 if warm else 0)
+    assert res.matvecs == res.sketch_matvecs + res.iterations + 1 + (1 if warm else 0)
     assert len(res.residual_norms) == res.iterations + 1
     assert res.residual_norms[-1] < 1e-10 * np.linalg.norm(b)
     P = res.preconditioner
@@ -668,7 +669,7 @@ def test_invalid_operators(small_problem):
         pcg("matrix", b)
     with pytest.raises(TypeError):
         pcg(((10, 10), "not callable"), b)
-    with pytest.raises(TypeError, match="complex"):
+    with pytest.raises(ValueError, match=r"^A must hold real numbers"):
         pcg(np.eye(10) * (1 + 1j), b)
 
 
@@ -780,8 +781,13 @@ def test_float32_gram_operator():
 
 def test_mixed_precision_promotes():
     A, b = spd_problem(30, seed=65)
-    x, info = pcg(A.astype(np.float32), b, rtol=1e-10)
+    # float32 A computes its products in float32 (operators.py): a true residual of 1e-10 is out
+    # of reach, and info says so instead of trusting the drifting recursive residual.
+    x, info = pcg(A.astype(np.float32), b, rtol=1e-10, maxiter=100)
+    assert info == 100 and x.dtype == np.float64
+    x, info = pcg(A.astype(np.float32), b, rtol=1e-5)
     assert info == 0 and x.dtype == np.float64
+    assert true_residual(A.astype(np.float32), x, b) < 1e-5 * np.linalg.norm(b)
     x, info = nystrom_pcg(A, b.astype(np.float32), 1e-3, rtol=1e-10, random_state=0)
     assert info == 0 and x.dtype == np.float64
 
@@ -934,3 +940,247 @@ def test_cupy_sparse_nystrom_pcg(cupy, dtype):
     assert rel_err(cupy.asnumpy(x), ref) <= (1e-2 if dtype == "float32" else 1e-7)
     x2, _ = nystrom_pcg(csp.csr_matrix(S), rhs, 0.0, rank=30, rtol=rtol, random_state=77)
     cupy.testing.assert_array_equal(x, x2)
+
+
+# ------------------------------------------- issue 13: info == 0 means the TRUE residual is small
+
+
+def clustered_ill_conditioned(n, cond, seed=0):
+    """Half the eigenvalues in [1, 2], half in [1, 2] / cond: CG converges fast in exact arithmetic,
+    and in floating point its recursive residual drifts far below the true one."""
+    lam = np.r_[np.linspace(1.0, 2.0, n // 2), np.linspace(1.0, 2.0, n - n // 2) / cond]
+    A = psd_matrix(lam, seed=seed)
+    b = np.random.default_rng(seed + 1).standard_normal(n)
+    return A, b
+
+
+@pytest.mark.parametrize(("n", "cond", "rtol"), [(20, 1e8, 1e-8), (20, 1e10, 1e-10), (60, 1e10, 1e-8),
+                                                 (20, 1e12, 1e-12), (60, 1e12, 1e-10)])
+def test_info_zero_means_true_residual_below_tolerance(n, cond, rtol):
+    # SciPy's cg (and pcg before the fix) return info=0 on these with ‖b − A x‖ up to 1e8 × the target.
+    A, b = clustered_ill_conditioned(n, cond)
+    tol = rtol * np.linalg.norm(b)
+    x, info, res = pcg(A, b, rtol=rtol, full_output=True)
+    assert np.all(np.isfinite(x))
+    if info == 0:
+        assert true_residual(A, x, b) <= tol
+        assert res.residual_norms[-1] < tol
+        np.testing.assert_allclose(res.residual_norms[-1], true_residual(A, x, b), rtol=1e-6)
+    else:
+        assert info == 10 * n == res.iterations  # maxiter ran out: reported, not hidden
+        assert "maxiter" in res.message
+
+
+def test_true_residual_restart_reaches_a_reachable_tolerance():
+    # The recursive residual meets rtol early while the true one does not: restarting from the
+    # true residual converges for real, within maxiter, and each check costs one product.
+    A, b = clustered_ill_conditioned(20, 1e8)
+    rtol = 1e-8
+    x, info, res = pcg(A, b, rtol=rtol, full_output=True)
+    assert info == 0
+    assert true_residual(A, x, b) <= rtol * np.linalg.norm(b)
+    assert res.matvecs > res.iterations + 1  # at least one failed check and restart happened
+
+
+def test_true_residual_check_uses_the_shift():
+    # nystrom_pcg solves (A + mu I) x = b: its convergence check must use the shifted residual
+    # (here ‖mu x‖ ~ 1e-4 ‖b‖ dwarfs the tolerance). Before: info=0 with 3x the tolerance.
+    n, mu, rtol = 40, 1e-10, 1e-10
+    A, _ = clustered_ill_conditioned(n, 1e6, seed=3)
+    b = np.random.default_rng(4).standard_normal(n)
+    x, info, res = nystrom_pcg(A, b, mu, rank=5, rtol=rtol, random_state=0, full_output=True)
+    assert info == 0
+    assert true_residual(A, x, b, mu) <= rtol * np.linalg.norm(b)
+    np.testing.assert_allclose(res.residual_norms[-1], true_residual(A, x, b, mu), rtol=1e-3)
+
+
+# ------------------------------------------------- issue 13: scale invariance over the float range
+
+
+@settings(max_examples=30)
+@given(log_s=st.floats(-300.0, 300.0), dtype=st.sampled_from([np.float64, np.float32]),
+       precond=st.booleans(), warm=st.booleans())
+def test_property_scale_invariance(log_s, dtype, precond, warm):
+    if dtype == np.float32:
+        log_s = log_s * 35.0 / 300.0
+    s = 10.0**log_s
+    # Fast convergence (far fewer than n steps), so the rounding of s·b cannot move the count.
+    A, b = spd_problem(120, cond=10.0, seed=80, dtype=dtype)
+    M = np.diag(1.0 / np.diag(A)).astype(dtype) if precond else None
+    x0 = (0.1 * np.ones(120)).astype(dtype) if warm else None
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    x1, info1, res1 = pcg(A, b, x0=x0, rtol=rtol, M=M, full_output=True)
+    sb = (s * b.astype(np.float64)).astype(dtype)
+    sx0 = None if x0 is None else (s * x0.astype(np.float64)).astype(dtype)
+    xs, infos, ress = pcg(A, sb, x0=sx0, rtol=rtol, M=M, full_output=True)
+    assert info1 == infos == 0
+    assert res1.iterations == ress.iterations
+    assert xs.dtype == dtype and np.all(np.isfinite(xs))
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(xs.astype(np.float64) / s, x1, rtol=0, atol=1e3 * eps * np.linalg.norm(x1))
+    np.testing.assert_allclose(np.array(ress.residual_norms) / s, res1.residual_norms, rtol=1e2 * eps,
+                               atol=1e2 * eps * res1.residual_norms[0])
+
+
+@pytest.mark.parametrize("s", [1e-300, 1e-200, 1e-160, 1e160, 1e200, 1e300])
+@pytest.mark.parametrize("solver", ["pcg", "nystrom_pcg"])
+def test_tiny_and_huge_rhs(s, solver):
+    # Before: squared norms underflowed (x = 0, info = 0) or overflowed (info = -3).
+    A, b = spd_problem(40, cond=100.0, seed=81)
+    if solver == "pcg":
+        x_ref, _ = pcg(A, b, rtol=1e-10)
+        x, info, res = pcg(A, s * b, rtol=1e-10, full_output=True)
+    else:
+        x_ref, _ = nystrom_pcg(A, b, 1e-3, rank=10, rtol=1e-10, random_state=0)
+        x, info, res = nystrom_pcg(A, s * b, 1e-3, rank=10, rtol=1e-10, random_state=0, full_output=True)
+    assert info == 0 and res.iterations > 0
+    np.testing.assert_allclose(x / s, x_ref, rtol=1e-9)
+
+
+@pytest.mark.parametrize("s", [1e-35, 1e-30, 1e30, 1e35])
+def test_tiny_and_huge_rhs_float32(s):
+    A, b = spd_problem(40, cond=100.0, seed=82, dtype=np.float32)
+    x_ref, info_ref = pcg(A, b, rtol=1e-4)
+    x, info = pcg(A, (s * b.astype(np.float64)).astype(np.float32), rtol=1e-4)
+    assert info == info_ref == 0 and x.dtype == np.float32
+    np.testing.assert_allclose(x.astype(np.float64) / s, x_ref, rtol=1e-3, atol=1e-3 * np.abs(x_ref).max())
+
+
+def test_huge_operator_scale():
+    # Scaling A instead of b: pᵀAp and rᵀz must not overflow or underflow either.
+    A, b = spd_problem(120, cond=10.0, seed=83)
+    x_ref, _, ref = pcg(A, b, rtol=1e-10, full_output=True)
+    for s in (1e-300, 1e300):
+        x, info, res = pcg(s * A, b, rtol=1e-10, full_output=True)
+        assert info == 0 and res.iterations == ref.iterations
+        np.testing.assert_allclose(x * s, x_ref, rtol=0, atol=1e-12 * np.linalg.norm(x_ref))
+    M = np.diag(1.0 / np.diag(A))
+    for s in (1e-300, 1e300):
+        x, info = pcg(A, b, rtol=1e-10, M=s * M)
+        assert info == 0
+        np.testing.assert_allclose(x, x_ref, rtol=0, atol=1e-9 * np.linalg.norm(x_ref))
+
+
+# ------------------------------------------------ issue 13: products of the wrong shape or kind
+
+
+@pytest.mark.parametrize("bad", ["column", "row", "complex", "scalar"])
+@pytest.mark.parametrize("which", ["A", "M"])
+def test_product_of_wrong_shape_or_kind_is_refused(which, bad):
+    # Before: an (n, 1) product broadcast the iterate to (n, n), (n, n, n), ... (maxiter=3 keeps the
+    # memory finite here; unbounded it ran out of memory).
+    A, b = spd_problem(20, seed=84)
+    wrong = {
+        "column": lambda v: (A @ v)[:, None],
+        "row": lambda v: (A @ v)[None, :],
+        "complex": lambda v: (A @ v) * (1 + 0j),
+        "scalar": lambda v: np.float64(v @ v),
+    }[bad]
+    kwargs = {"A": A, "M": None}
+    kwargs[which] = ((20, 20), wrong)
+    with pytest.raises(ValueError, match=rf"^{which}\b"):
+        pcg(kwargs["A"], b, M=kwargs["M"], rtol=1e-12, maxiter=3)
+
+
+def test_product_of_wrong_shape_refused_by_nystrom_pcg():
+    A, b = spd_problem(20, seed=85)
+    op = ((20, 20), lambda v: (A @ v)[:, None], lambda V: A @ V)  # the sketch (matmat) is fine
+    with pytest.raises(ValueError, match=r"^A\b"):
+        nystrom_pcg(op, b, 1e-3, rank=5, maxiter=3, random_state=0)
+
+
+@pytest.mark.parametrize("where", ["x0", "M", "check"])
+def test_nan_product_is_reported_not_returned(where):
+    A, b = spd_problem(20, seed=86)
+    calls = [0]
+
+    def nan_on(call):
+        def matvec(v):
+            calls[0] += 1
+            return np.full(20, np.nan) if calls[0] == call else A @ v
+        return matvec
+
+    if where == "x0":
+        x, info, res = pcg(((20, 20), nan_on(1)), b, x0=np.ones(20), full_output=True)
+    elif where == "M":
+        x, info, res = pcg(A, b, M=((20, 20), nan_on(3)), full_output=True)
+    else:
+        # The product of the true-residual check (the call after the last CG step) is NaN.
+        _, _, ref = pcg(A, b, rtol=1e-8, full_output=True)
+        x, info, res = pcg(((20, 20), nan_on(ref.iterations + 1)), b, rtol=1e-8, full_output=True)
+    assert info == -3 == res.info and "NaN" in res.message
+    assert np.all(np.isfinite(x))
+
+
+# ------------------------------------------------------ issue 13: the validation policy in krylov
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        (dict(x0=np.ones(10) * (1 + 1j)), ValueError, r"^x0"),
+        (dict(x0=np.array(["a"] * 10)), ValueError, r"^x0"),
+        (dict(x0="Ma"), ValueError, r"^x0"),
+        (dict(x0=[0.0] * 10), TypeError, r"^x0"),
+        (dict(callback=3), TypeError, r"^callback"),
+        (dict(rtol="1e-5"), TypeError, r"^rtol"),
+        (dict(rtol=1j), TypeError, r"^rtol"),
+        (dict(rtol=np.nan), ValueError, r"^rtol"),
+        (dict(atol=None), TypeError, r"^atol"),
+        (dict(atol=-np.inf), ValueError, r"^atol"),
+        (dict(maxiter=2.0), TypeError, r"^maxiter"),
+        (dict(full_output="yes"), TypeError, r"^full_output"),
+    ],
+)
+@pytest.mark.parametrize("solver", ["pcg", "nystrom_pcg"])
+def test_validation_policy(small_problem, solver, kwargs, exc, match):
+    A, b = small_problem
+    with pytest.raises(exc, match=match):
+        if solver == "pcg":
+            pcg(A, b, **kwargs)
+        else:
+            nystrom_pcg(A, b, 1e-3, **kwargs)
+
+
+@pytest.mark.parametrize("solver", ["pcg", "nystrom_pcg"])
+def test_complex_or_string_data_refused(small_problem, solver):
+    A, b = small_problem
+
+    def call(A_, b_):
+        return pcg(A_, b_) if solver == "pcg" else nystrom_pcg(A_, b_, 1e-3)
+
+    with pytest.raises(ValueError, match=r"^b"):
+        call(A, b * (1 + 1j))
+    with pytest.raises(ValueError, match=r"^b"):
+        call(A, b.astype(str))
+    with pytest.raises(ValueError, match=r"^A"):
+        call(A * (1 + 0j), b)
+    with pytest.raises(ValueError, match=r"^A"):
+        call(spla.aslinearoperator(A.astype(np.complex128)), b)
+
+
+@pytest.mark.parametrize("rank", ["auto", 5])
+def test_rank_parsing(small_problem, rank):
+    A, b = small_problem
+    _, info, res = nystrom_pcg(A, b, 1e-3, rank=rank, rtol=1e-8, random_state=0, full_output=True)
+    assert info == 0
+    if rank == 5:
+        assert res.rank <= 5 and res.sketch_matvecs == 5
+    with pytest.raises(ValueError, match=r"^rank"):
+        nystrom_pcg(A, b, 1e-3, rank="full")
+    with pytest.raises(TypeError, match=r"^rank"):
+        nystrom_pcg(A, b, 1e-3, rank=np.ones(2))
+
+
+@pytest.mark.parametrize("solver", ["pcg", "nystrom_pcg"])
+def test_infinite_tolerances_accepted(small_problem, solver):
+    # As SciPy: atol=inf or rtol=inf means "already converged" at x0.
+    A, b = small_problem
+    x0 = np.full(10, 0.5)
+    for kw in (dict(atol=np.inf), dict(rtol=np.inf), dict(rtol=1e300)):
+        if solver == "pcg":
+            x, info, res = pcg(A, b, x0=x0, full_output=True, **kw)
+        else:
+            x, info, res = nystrom_pcg(A, b, 1e-3, x0=x0, random_state=0, full_output=True, **kw)
+        assert info == 0 and res.iterations == 0
+        np.testing.assert_array_equal(x, x0)
