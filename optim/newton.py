@@ -12,7 +12,14 @@ import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning
 
 from rnla import _backend
-from rnla._validation import check_auto_or, check_callable, check_nonnegative, check_positive_int, check_real
+from rnla._validation import (
+    check_auto_or,
+    check_bool,
+    check_callable,
+    check_nonnegative,
+    check_positive_int,
+    check_real,
+)
 from rnla.krylov import pcg
 from rnla.nystrom import NotPositiveSemidefiniteError, NystromPreconditioner, nystrom
 from rnla.operators import as_operator
@@ -192,18 +199,22 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
     Parameters
     ----------
     fun : callable
-        ``fun(x, *args) -> float`` (``(float, gradient)`` with ``jac=True``).
+        ``fun(x, *args) -> float`` (``(float, gradient)`` with ``jac=True``); a size-1 array
+        is accepted, as SciPy does.
     x0 : (n,) array
         Starting point.
     args : tuple
         Extra arguments of ``fun``, ``jac``, ``hess`` and ``hessp``.
     jac : callable or True
         Gradient ``jac(x, *args)``; required.
-    hess : callable, optional
-        Dense Hessian ``hess(x, *args)``, used as an operator (evaluated once per iterate).
+    hess : callable or {'2-point', '3-point', 'cs'}, optional
+        Dense (or sparse) Hessian ``hess(x, *args)``, used as an operator (evaluated once per
+        iterate). SciPy's finite-difference names mean what leaving it out means: central
+        differences of ``jac``. A quasi-Newton ``HessianUpdateStrategy`` is a ``TypeError``.
     hessp : callable, optional
         ``hessp(x, p, *args)``, the Hessian at ``x`` times ``p``. Without ``hess`` and ``hessp``,
-        central differences of ``jac`` (two gradients per product).
+        central differences of ``jac`` (two gradients per product). Every user function gets
+        copies of ``x`` (and ``p``), as in SciPy, so it may overwrite them.
     bounds, constraints
         Not supported; must be None.
     callback : callable, optional
@@ -226,7 +237,7 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
     cg_maxiter : int, optional
         CG iterations per Newton step, ``min(n, 200)`` by default.
     maxiter : int, default 1000
-        Newton iterations.
+        Newton iterations (0 evaluates ``x0`` only and returns status 1).
     gtol : float, optional
         Stop when ``‖∇f(x)‖₂ <= gtol``; 1e-5 by default.
     tol : float, optional
@@ -244,16 +255,22 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
     scipy.optimize.OptimizeResult
         ``x``, ``fun``, ``jac``, ``nit``, ``nfev``, ``njev``, ``nhev`` (Hessian-vector products,
         sketches included), ``status`` (0 gtol, 1 maxiter, 2 line search failure, 3 NaN or
-        infinity, 99 callback), ``success``, ``message``, ``cg_iterations`` (total),
+        infinity, at ``x0`` included, 99 callback), ``success``, ``message``, ``cg_iterations`` (total),
         ``preconditioner`` (the last :class:`rnla.NystromPreconditioner`, or None) and
         ``history`` (arrays ``fun``, ``grad_norm``, ``time``, ``nhev`` per iteration, entry 0 at
         ``x0``). The returned ``x`` is always finite.
 
     Raises
     ------
+    TypeError
+        For an argument of the wrong kind (a non-callable ``fun``/``jac``/``hess``/``hessp``/
+        ``callback``, a string or float where an integer option is needed, a user function
+        returning something that is not a number).
     ValueError
-        For a missing gradient, bounds or constraints, bad options, or a value or gradient
-        that is not finite (or of the wrong shape) at ``x0``.
+        For a missing gradient, bounds or constraints, bad option values, ``x0`` that is not a
+        1-D finite real array (complex is never cast), or a gradient of the wrong shape. A value
+        or gradient that is not finite at ``x0`` is not an error: the result has
+        ``success=False``, ``status=3``.
 
     Examples
     --------
@@ -274,7 +291,9 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
         args = (args,)
     problem = _problem(fun, jac, hess, hessp, args)
     hess = _check_hess(hess)
-    hessian = _Hessian(problem, hess, bool(hessp_blocks), args)
+    hessp_blocks = check_bool(hessp_blocks, "hessp_blocks")
+    disp = check_bool(disp, "disp")
+    hessian = _Hessian(problem, hess, hessp_blocks, args)
     if hessp_blocks and (hess is not None or hessp is None):
         raise ValueError("hessp_blocks=True needs a hessp callable (and no hess)")
     x, xp = check_start(x0)

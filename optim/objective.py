@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from rnla import _backend
+from rnla._validation import check_callable
 from rnla.operators import as_operator
 
 from ._finite_sum import _check_reg, _FiniteSum
@@ -51,12 +52,12 @@ class Objective(_FiniteSum):
     """
 
     def __init__(self, fun, grad, hvp=None, *, n_samples=None, reg=0.0, args=()):
-        for name, f in (("fun", fun), ("grad", grad)):
-            if not callable(f):
-                raise TypeError(f"{name} must be callable, got {type(f).__name__}")
-        if hvp is not None and not callable(hvp):
-            raise TypeError(f"hvp must be callable or None, got {type(hvp).__name__}")
+        check_callable(fun, "fun", optional=False)
+        check_callable(grad, "grad", optional=False)
+        check_callable(hvp, "hvp")
         if n_samples is not None:
+            # The policy would make a non-integer a TypeError; tests/optim/test_problems.py (not
+            # this module's owner's) still asks for ValueError, so that change waits for it.
             if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
                 raise ValueError(f"n_samples must be a positive integer or None, got {n_samples!r}")
             n_samples = int(n_samples)
