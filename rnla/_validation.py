@@ -32,6 +32,7 @@ __all__ = [
     "check_callable",
     "check_finite_array",
     "check_nonnegative",
+    "check_nonnegative_int",
     "check_option",
     "check_optional_positive_int",
     "check_positive",
@@ -121,6 +122,18 @@ def check_positive_int(value, name: str, *, upper: int | None = None, upper_name
         raise ValueError(f"{name} must be >= 1, got {value}")
     if upper is not None and value > upper:
         raise ValueError(f"{name}={value} exceeds {upper_name} ({upper})")
+    return value
+
+
+def check_nonnegative_int(value, name: str) -> int:
+    """``value`` as an int ``>= 0``; ``TypeError`` for a non-integer (``bool`` included)."""
+    if _zero_dim_kind(value) == "int":
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}"[:300])
+    value = int(value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
     return value
 
 
