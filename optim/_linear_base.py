@@ -8,6 +8,7 @@ warning.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -16,20 +17,22 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from rnla import _backend
+from rnla._validation import (
+    check_array,
+    check_auto_or,
+    check_bool,
+    check_nonnegative,
+    check_optional_positive_int,
+    check_positive,
+    check_positive_int,
+)
 from rnla.krylov import pcg
 from rnla.nystrom import NystromPreconditioner, adaptive_nystrom, nystrom
 from rnla.operators import Operator
 
 from . import sketchy
-from ._common import Progress, check_positive
-from ._sklearn_support import (
-    check_bool,
-    check_optional_int,
-    check_rank,
-    check_same_namespace,
-    check_sample_weight,
-    input_namespace,
-)
+from ._common import Progress
+from ._sklearn_support import check_same_namespace, check_sample_weight, input_namespace
 
 SKETCHY_SOLVERS = {
     "sketchy_svrg": sketchy.sketchy_svrg,
@@ -51,8 +54,8 @@ class LinearEstimatorBase(BaseEstimator):
         check_bool(self.fit_intercept, "fit_intercept")
         check_bool(self.warm_start, "warm_start")
         check_positive(self.tol, "tol")
-        check_optional_int(self.max_iter, "max_iter")
-        check_rank(self.rank)
+        check_optional_positive_int(self.max_iter, "max_iter")
+        check_auto_or(self.rank, "rank", check_positive_int)
 
     def _validate_X(self, X, xp, *, reset, **extra):
         return validate_data(self, X, reset=reset, accept_sparse="csr", dtype=[xp.float64, xp.float32],
@@ -136,6 +139,25 @@ class LinearEstimatorBase(BaseEstimator):
         return tags
 
 
+def check_alphas(alpha, n_targets: int) -> list[float]:
+    """``alpha`` (a number, or an array of one per target) as a list of ``n_targets`` floats ``>= 0``.
+
+    A number applies to every target; an array must have ``n_targets`` entries (or one). Errors
+    name ``alpha`` (:mod:`rnla._validation`'s policy).
+    """
+    if isinstance(alpha, numbers.Number | str | bytes) or alpha is None:
+        return [check_nonnegative(alpha, "alpha")] * n_targets
+    values = _backend.to_numpy(check_array(alpha, "alpha", ndim=(0, 1))) if hasattr(alpha, "shape") \
+        else check_array(alpha, "alpha", ndim=(0, 1))
+    values = np.reshape(np.asarray(values, dtype=float), (-1,))
+    if values.shape[0] == 1:
+        values = np.repeat(values, n_targets)
+    if values.shape[0] != n_targets:
+        raise ValueError(f"alpha has {values.shape[0]} values but y has {n_targets} targets: the number "
+                         "of penalties must be one or the number of targets")
+    return [check_nonnegative(float(a), "alpha") for a in values]
+
+
 def warn_not_converged(estimator, problems, advice):
     """One :class:`ConvergenceWarning` listing the solves that did not converge (none: no warning)."""
     if problems:
@@ -146,26 +168,38 @@ def warn_not_converged(estimator, problems, advice):
 def solve_shifted_columns(op, B, mus, *, rank, X0, rtol, maxiter, random_state, callback):
     """Solve ``(op + mus[j] I) x_j = B[:, j]`` for every column by PCG with one Nyström sketch.
 
-    The sketch of ``op`` (adaptive to the smallest shift when ``rank='auto'``) is taken once
-    and turned into a :class:`rnla.NystromPreconditioner` per shift. Returns the solutions as
-    columns, and per column the :class:`rnla.SolveResult` and ``info``.
+    The sketch of ``op`` (adaptive to the smallest positive shift when ``rank='auto'``) is taken
+    once and turned into a :class:`rnla.NystromPreconditioner` per shift. A column with
+    ``mus[j] == 0`` (no regularization: ``op`` may be singular) is solved by plain CG instead:
+    from ``0`` (or a start in the range of ``op``) on a consistent system, CG stays in the range
+    of ``op`` and converges to the minimum-norm solution, which a preconditioner would spoil.
+    Returns the solutions as columns, and per column the :class:`rnla.SolveResult` and ``info``.
     """
     xp = _backend.array_namespace(B)
     n = op.shape[0]
     device = _backend.device_of(B)
-    if rank == "auto":
-        approx = adaptive_nystrom(op, min(mus), xp=xp, dtype=B.dtype, device=device,
-                                  random_state=random_state)
-    else:
-        if rank > n:
-            raise ValueError(f"rank={rank} exceeds the dimension of the system ({n})")
-        approx = nystrom(op, rank, oversample=0, random_state=random_state, like=B)
+    positive = [mu for mu in mus if mu > 0]
+    approx = None
+    if positive:
+        if rank == "auto":
+            approx = adaptive_nystrom(op, min(positive), xp=xp, dtype=B.dtype, device=device,
+                                      random_state=random_state)
+        else:
+            if rank > n:
+                raise ValueError(f"rank={rank} exceeds the dimension of the system ({n})")
+            approx = nystrom(op, rank, oversample=0, random_state=random_state, like=B)
     columns, results, infos = [], [], []
     for j, mu in enumerate(mus):
-        shifted = Operator((n, n), lambda V, mu=mu: op @ V + mu * V, dtype=B.dtype, xp=xp, device=device)
-        x, info, res = pcg(shifted, B[:, j], None if X0 is None else X0[:, j], rtol=rtol, maxiter=maxiter,
-                           M=NystromPreconditioner(approx, mu), callback=callback, full_output=True)
-        res.rank, res.sketch_matvecs = approx.rank, approx.sketch_size
+        x0 = None if X0 is None else X0[:, j]
+        if mu > 0:
+            shifted = Operator((n, n), lambda V, mu=mu: op @ V + mu * V, dtype=B.dtype, xp=xp, device=device)
+            x, info, res = pcg(shifted, B[:, j], x0, rtol=rtol, maxiter=maxiter,
+                               M=NystromPreconditioner(approx, mu), callback=callback, full_output=True)
+            res.rank, res.sketch_matvecs = approx.rank, approx.sketch_size
+        else:
+            x, info, res = pcg(op, B[:, j], x0, rtol=rtol, maxiter=maxiter, callback=callback,
+                               full_output=True)
+            res.rank, res.sketch_matvecs = 0, 0
         columns.append(x)
         results.append(res)
         infos.append(info)

@@ -1,4 +1,6 @@
-"""What the scikit-learn estimators share: input namespaces, sample weights, parameter checks.
+"""What the scikit-learn estimators share: input namespaces, sample weights, tolerances.
+
+Parameter checks come from :mod:`rnla._validation`, the one validation module of the project.
 
 scikit-learn's array-API dispatch (``sklearn.set_config(array_api_dispatch=True)``) lets CuPy (or
 any array-API) inputs through; without it every input becomes NumPy. "Everything follows X":
@@ -16,8 +18,9 @@ import numpy as np
 import sklearn
 
 from rnla import _backend
+from rnla._validation import check_array, check_nonnegative
 
-__all__ = ["check_same_namespace", "check_sample_weight", "input_namespace", "move_to"]
+__all__ = ["check_same_namespace", "check_sample_weight", "effective_tol", "input_namespace", "move_to"]
 
 
 def _dispatching() -> bool:
@@ -87,60 +90,31 @@ def check_same_namespace(X, estimator, *, attribute: str, method: str) -> None:
 def check_sample_weight(sample_weight, n: int, xp, dtype, device):
     """``sample_weight`` as an ``(n,)`` array of ``dtype``: finite, non-negative, positive sum.
 
-    ``None`` stays ``None`` (unit weights); a number becomes a constant vector.
+    ``None`` stays ``None`` (unit weights); a real number becomes a constant vector. Errors name
+    ``sample_weight`` and follow :mod:`rnla._validation`: a complex or non-numeric scalar is a
+    ``TypeError``; complex or non-numeric array content, a wrong shape, NaN or infinity, negative
+    weights or an all-zero vector a ``ValueError``. Nothing complex is cast to real.
     """
+    name = "sample_weight"
     if sample_weight is None:
         return None
-    if isinstance(sample_weight, numbers.Number):
-        return xp.full(n, float(sample_weight), dtype=dtype, device=device)
-    if not hasattr(sample_weight, "shape"):
-        sample_weight = np.asarray(sample_weight)
-    sample_weight = move_to(sample_weight, xp, device)
-    if sample_weight.ndim != 1 or sample_weight.shape[0] != n:
-        raise ValueError(f"sample_weight.shape == {tuple(sample_weight.shape)}, expected ({n},)!")
-    if not (xp.isdtype(sample_weight.dtype, ("real floating", "integral"))
-            or sample_weight.dtype == xp.bool):
-        raise ValueError(f"sample_weight must be real numbers, got dtype {sample_weight.dtype}")
-    sample_weight = xp.astype(sample_weight, dtype)
-    if not bool(xp.all(xp.isfinite(sample_weight))):
-        raise ValueError("sample_weight contains NaN or infinity")
+    if isinstance(sample_weight, numbers.Number | str | bytes):
+        value = check_nonnegative(sample_weight, name)
+        if value == 0:
+            raise ValueError(f"{name} must contain at least one non-zero number, got {sample_weight!r}")
+        return xp.full(n, value, dtype=dtype, device=device)
+    if hasattr(sample_weight, "shape") and not _backend.is_sparse(sample_weight):
+        sample_weight = move_to(sample_weight, xp, device)
+    sample_weight = check_array(sample_weight, name, xp=xp, ndim=1, allow_empty=True)
+    if sample_weight.shape[0] != n:
+        raise ValueError(f"{name}.shape == {tuple(sample_weight.shape)}, expected ({n},)!")
+    if sample_weight.dtype != dtype:
+        sample_weight = xp.astype(sample_weight, dtype)
     if bool(xp.any(sample_weight < 0)):
-        raise ValueError("sample_weight must be non-negative (there are negative weights)")
+        raise ValueError(f"{name} must be non-negative (there are negative weights)")
     if not bool(xp.any(sample_weight > 0)):
-        raise ValueError("sample_weight must contain at least one non-zero number")
+        raise ValueError(f"{name} must contain at least one non-zero number")
     return sample_weight
-
-
-def check_choice(value, name: str, choices) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value
-
-
-def check_bool(value, name: str) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
-def check_optional_int(value, name: str):
-    """``None`` or an integer >= 1."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be None or an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def check_rank(rank, name: str = "rank"):
-    """``'auto'`` or an integer >= 1 (bounded by the problem later)."""
-    if isinstance(rank, str):
-        if rank != "auto":
-            raise ValueError(f"{name} must be 'auto' or an integer >= 1, got {rank!r}")
-        return rank
-    if isinstance(rank, bool) or not isinstance(rank, numbers.Integral) or rank < 1:
-        raise ValueError(f"{name} must be 'auto' or an integer >= 1, got {rank!r}")
-    return int(rank)
 
 
 def effective_tol(tol: float, dtype) -> float:

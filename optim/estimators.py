@@ -20,23 +20,18 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
 from rnla import _backend
-from rnla._validation import check_nonnegative
+from rnla._validation import check_option, check_positive
 from rnla.operators import GramOperator, Operator
 
-from ._common import check_positive
 from ._linear_base import (
     SKETCHY_SOLVERS,
     LinearEstimatorBase,
+    check_alphas,
     pcg_history,
     pcg_problem,
     solve_shifted_columns,
 )
-from ._sklearn_support import (
-    check_choice,
-    effective_tol,
-    input_namespace,
-    move_to,
-)
+from ._sklearn_support import effective_tol, input_namespace, move_to
 from .glm import LeastSquares, Logistic
 from .kernel_ridge import NystromKernelRidge
 from .multinomial import Multinomial
@@ -54,22 +49,71 @@ def _weighted_mean(X, sw, total, xp, device):
     return _backend.transpose_matmul(X, w) * (1.0 / total)
 
 
-def _centered_gram(X, sw, total, x_mean, xp, device):
+def _centered_gram(X, sw, total, x_mean, xp, device, mask=None):
     """``V ↦ Xᵀ S X V / Σs − x̄ x̄ᵀ V``: the weighted Gram matrix of the centred data, never formed.
 
     A :class:`rnla.GramOperator` with the weights rescaled by ``n / Σs``, less the rank-one
-    centring term, so sparse ``X`` stays sparse. ``x_mean=None`` skips the centring.
+    centring term, so sparse ``X`` stays sparse. ``x_mean=None`` skips the centring. ``mask``
+    (0/1 per feature) zeroes the rows and columns of the features that are constant on the
+    weighted samples: their centred variance is exactly zero, and computing it as the difference
+    of two equal terms would leave only rounding noise (which no sketch can tell from a
+    non-symmetric operator).
     """
     gram = GramOperator(X, weights=None if sw is None else sw * (X.shape[0] / total))
     if x_mean is None:
         return gram
 
     def apply(V):
+        if mask is not None:
+            V = V * (mask if V.ndim == 1 else mask[:, None])
         proj = x_mean @ V
-        return gram @ V - (x_mean * proj if V.ndim == 1 else x_mean[:, None] * proj[None, :])
+        out = gram @ V - (x_mean * proj if V.ndim == 1 else x_mean[:, None] * proj[None, :])
+        if mask is not None:
+            out = out * (mask if out.ndim == 1 else mask[:, None])
+        return out
 
     d = X.shape[1]
     return Operator((d, d), apply, matvec=apply, dtype=X.dtype, xp=xp, device=device)
+
+
+#: Entries of ``X`` per block when :func:`_constant_columns` scans rows with zero weights out.
+_SCAN_ENTRIES = 2**20
+
+
+def _column_range(X, xp):
+    """``(min, max)`` of every column of the dense or CSR block ``X`` (implicit zeros included)."""
+    if not _backend.is_sparse(X):
+        return xp.min(X, axis=0), xp.max(X, axis=0)
+    n, d = X.shape
+    lo, hi = np.full(d, np.inf), np.full(d, -np.inf)
+    np.minimum.at(lo, X.indices, X.data)
+    np.maximum.at(hi, X.indices, X.data)
+    dense_columns = np.bincount(X.indices, minlength=d) >= n  # no implicit zero in the column
+    lo = np.where(dense_columns, lo, np.minimum(lo, 0.0))
+    hi = np.where(dense_columns, hi, np.maximum(hi, 0.0))
+    return lo, hi
+
+
+def _constant_columns(X, sw, xp):
+    """Boolean ``(d,)``: the features constant on the samples of positive weight (all if ``sw`` is None).
+
+    Reductions over ``X`` only (no copy); with zero weights, blocks of the weighted rows.
+    """
+    n, d = X.shape
+    if sw is None or bool(xp.all(sw > 0)):
+        lo, hi = _column_range(X, xp)
+        return xp.asarray(lo == hi)
+    block = max(1, _SCAN_ENTRIES // max(d, 1))
+    lo = hi = None
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        keep = xp.nonzero(sw[start:stop] > 0)[0]
+        if keep.shape[0] == 0:
+            continue
+        rows = X[start:stop] if _backend.is_sparse(X) else X[start:stop, ...]
+        blo, bhi = _column_range(_backend.take_rows(xp, rows, keep), xp)
+        lo, hi = (blo, bhi) if lo is None else (xp.minimum(lo, blo), xp.maximum(hi, bhi))
+    return xp.asarray(lo == hi)
 
 
 class SketchyRidge(RegressorMixin, LinearEstimatorBase):
@@ -84,8 +128,10 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
 
     Parameters
     ----------
-    alpha : float, default 1.0
-        Regularization strength ``>= 0``, as in ``Ridge``.
+    alpha : float or array of shape (n_targets,), default 1.0
+        Regularization strength ``>= 0``, one per target if an array, as in ``Ridge``.
+        ``alpha=0`` is solved by plain CG (no preconditioner): the minimum-norm least-squares
+        solution, as ``Ridge(alpha=0, solver='lsqr')`` gives it, also when ``X`` is rank deficient.
     fit_intercept : bool, default True
         Fit an unpenalised intercept.
     solver : {'auto', 'nystrom_pcg', 'sketchy_svrg', 'sketchy_saga', 'sketchy_katyusha'}
@@ -112,7 +158,10 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
     Attributes
     ----------
     coef_ : array of shape (n_features,) or (n_targets, n_features)
-    intercept_ : float or array of shape (n_targets,)
+        ``(n_features,)`` for ``y`` of shape ``(n,)`` or ``(n, 1)``, as in ``Ridge``.
+    intercept_ : NumPy scalar, array of shape (n_targets,), or 0.0
+        A scalar for 1-D ``y``, an array for 2-D ``y`` (also of one column), ``0.0`` with
+        ``fit_intercept=False``, as in ``Ridge``.
     n_iter_ : array of shape (n_targets,)
         CG iterations or epochs per target.
     history_ : list of dict
@@ -160,52 +209,64 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         self
         """
         self._check_common_params()
-        alpha = check_nonnegative(self.alpha, "alpha")
-        solver = check_choice(self.solver, "solver", RIDGE_SOLVERS)
-        if solver == "sketchy_katyusha" and alpha == 0:
-            raise ValueError("solver='sketchy_katyusha' needs a strongly convex problem: alpha must be > 0")
+        solver = check_option(self.solver, "solver", RIDGE_SOLVERS)
         xp, device = input_namespace(X)
         y = move_to(y, xp, device)
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[xp.float64, xp.float32],
                              multi_output=True, y_numeric=True)
         y = xp.astype(y, X.dtype)
-        sw, total = self._weights(sample_weight, X, xp, device)
         Y = xp.reshape(y, (-1, 1)) if y.ndim == 1 else y
         n_targets = Y.shape[1]
+        alphas = check_alphas(self.alpha, n_targets)
+        if solver == "sketchy_katyusha" and min(alphas) == 0:
+            raise ValueError("solver='sketchy_katyusha' needs a strongly convex problem: alpha must be > 0")
+        sw, total = self._weights(sample_weight, X, xp, device)
         W0 = self._warm_start_point(X.shape[1], n_targets, xp, X.dtype)
         rng = _backend.check_random_state(self.random_state)
         tol = effective_tol(self.tol, X.dtype)
         if solver in ("auto", "nystrom_pcg"):
-            W, n_iter, self.history_, problems = self._fit_pcg(X, Y, sw, total, alpha, W0, tol, rng, xp,
+            W, n_iter, self.history_, problems = self._fit_pcg(X, Y, sw, total, alphas, W0, tol, rng, xp,
                                                                device)
         else:
-            W, n_iter, self.history_, problems = self._fit_sketchy(X, Y, sw, total, alpha, W0, tol, rng,
+            W, n_iter, self.history_, problems = self._fit_sketchy(X, Y, sw, total, alphas, W0, tol, rng,
                                                                    solver)
         d = X.shape[1]
         coef = xp.permute_dims(W[:d, :], (1, 0))
-        intercept = W[d, :] if self.fit_intercept else xp.zeros(n_targets, dtype=X.dtype, device=device)
-        if y.ndim == 1:
-            self.coef_, self.intercept_ = coef[0, :], _backend.to_float(intercept[0])
+        # Shapes and types as Ridge's: y of shape (n,) or (n, 1) gives coef_ of shape (d,); the
+        # intercept is a NumPy scalar for 1-D y, an array of n_targets otherwise, and 0.0 when
+        # no intercept is fitted.
+        self.coef_ = coef[0, :] if n_targets == 1 else coef
+        if not self.fit_intercept:
+            self.intercept_ = 0.0
+        elif y.ndim == 1:
+            self.intercept_ = W[d, 0]
         else:
-            self.coef_, self.intercept_ = coef, intercept
+            self.intercept_ = W[d, :]
         self.n_iter_ = xp.asarray(n_iter, device=device)
         self._warn_if_not_converged(problems)
         return self
 
-    def _fit_pcg(self, X, Y, sw, total, alpha, W0, tol, rng, xp, device):
+    def _fit_pcg(self, X, Y, sw, total, alphas, W0, tol, rng, xp, device):
         d, n_targets = X.shape[1], Y.shape[1]
+        mask = None
         if self.fit_intercept:
             x_mean = _weighted_mean(X, sw, total, xp, device)
             y_mean = (sw @ Y if sw is not None else xp.sum(Y, axis=0)) * (1.0 / total)
             R = Y - y_mean[None, :]
+            constant = _constant_columns(X, sw, xp)
+            if bool(xp.any(constant)):
+                mask = xp.astype(~constant, X.dtype)
         else:
             x_mean, R = None, Y
-        H = _centered_gram(X, sw, total, x_mean, xp, device)
+        H = _centered_gram(X, sw, total, x_mean, xp, device, mask)
         B = _backend.transpose_matmul(X, R * sw[:, None] if sw is not None else R) * (1.0 / total)
+        if x_mean is not None:  # Xᵀ S (y − ȳ) = X_cᵀ S (y − ȳ): no centring term is needed
+            if mask is not None:
+                B = B * mask[:, None]
         progress = self._progress("nystrom_pcg", None)
         try:
             W, results, infos = solve_shifted_columns(
-                H, B, [alpha / total] * n_targets, rank=self.rank, X0=None if W0 is None else W0[:d, :],
+                H, B, [a / total for a in alphas], rank=self.rank, X0=None if W0 is None else W0[:d, :],
                 rtol=tol, maxiter=self.max_iter, random_state=rng,
                 callback=(lambda xk: progress.update()) if self.verbose else None)
         finally:
@@ -217,11 +278,11 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
             W = xp.concat([W, xp.reshape(y_mean - x_mean @ W, (1, n_targets))], axis=0)
         return W, n_iter, history, problems
 
-    def _fit_sketchy(self, X, Y, sw, total, alpha, W0, tol, rng, solver):
+    def _fit_sketchy(self, X, Y, sw, total, alphas, W0, tol, rng, solver):
         xp = _backend.array_namespace(Y)
         columns, n_iter, history, problems = [], [], [], []
         for j in range(Y.shape[1]):
-            problem = LeastSquares(X, Y[:, j], reg=alpha / total, fit_intercept=self.fit_intercept,
+            problem = LeastSquares(X, Y[:, j], reg=alphas[j] / total, fit_intercept=self.fit_intercept,
                                    sample_weight=sw)
             # tol is relative to the gradient at zero (the relative residual, as for PCG), also
             # when a warm start begins elsewhere.
@@ -351,7 +412,7 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         C = self.C  # a positive finite number, or inf for no penalty
         C = math.inf if isinstance(C, numbers.Real) and not isinstance(C, bool) and C == math.inf \
             else check_positive(C, "C")
-        solver = check_choice(self.solver, "solver", LOGISTIC_SOLVERS)
+        solver = check_option(self.solver, "solver", LOGISTIC_SOLVERS)
         if solver == "sketchy_katyusha" and math.isinf(C):
             raise ValueError("solver='sketchy_katyusha' needs a strongly convex problem: C must be finite")
         xp, device = input_namespace(X)
@@ -369,15 +430,13 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         sw, total = self._weights(sample_weight, X, xp, device)
         reg = 0.0 if math.isinf(C) else 1.0 / (C * total)
         codes = xp.asarray(codes.reshape(-1), device=device)
-        # Dense data is centred (weighted means) when an intercept is fitted: the minimiser's
-        # coefficients do not change, the intercept shifts by x̄ᵀw, and the Hessian loses the
-        # large eigenvalue that uncentred features put on the intercept direction.
-        x_mean = None
-        if self.fit_intercept and not _backend.is_sparse(X):
-            x_mean = _weighted_mean(X, sw, total, xp, device)
-            X = X - x_mean[None, :]
+        # The data is centred (weighted means) when an intercept is fitted, implicitly (x_offset:
+        # X is never copied, sparse X stays sparse): the minimiser's coefficients do not change,
+        # the intercept shifts by x̄ᵀw, and the Hessian loses the large eigenvalue that uncentred
+        # features put on the intercept direction.
+        x_mean = _weighted_mean(X, sw, total, xp, device) if self.fit_intercept else None
         model = Logistic if n_classes == 2 else Multinomial
-        problem = model(X, codes, reg, fit_intercept=self.fit_intercept, sample_weight=sw)
+        problem = model(X, codes, reg, fit_intercept=self.fit_intercept, sample_weight=sw, x_offset=x_mean)
         columns = 1 if n_classes == 2 else n_classes
         W0 = self._warm_start_point(X.shape[1], columns, xp, X.dtype)
         if W0 is not None and x_mean is not None:  # intercepts of the centred model
@@ -392,10 +451,13 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         self.coef_ = xp.permute_dims(W[:d, :], (1, 0))
         if not self.fit_intercept:
             self.intercept_ = xp.zeros(columns, dtype=X.dtype, device=device)
-        elif x_mean is None:
-            self.intercept_ = W[d, :]
         else:
-            self.intercept_ = W[d, :] - x_mean @ W[:d, :]
+            intercept = W[d, :] - x_mean @ W[:d, :]
+            if columns > 1:
+                # The softmax is invariant to a common shift of the intercepts, so the objective
+                # does not fix their mean; scikit-learn's are centred, and so are these.
+                intercept = intercept - xp.mean(intercept)
+            self.intercept_ = intercept
         self.n_iter_ = xp.asarray([nit], device=device)
         self.history_ = [history]
         self._warn_if_not_converged(problems)

@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from rnla import _backend
-from rnla._validation import check_finite_array
+from rnla._validation import check_array, check_finite_array
 from rnla.operators import Operator
 
 from ._finite_sum import _check_reg, _FiniteSum
@@ -58,19 +58,38 @@ class GLMBatch:
         self._intercept = problem.fit_intercept
         self._sparse = _backend.is_sparse(X)
 
+    def _in_dtype(self, V):
+        """``V`` in the problem's dtype: a float64 vector never turns float32 ``X`` into a float64 copy."""
+        dtype = self.problem.dtype
+        return V if V.dtype == dtype else self._xp.astype(V, dtype)
+
     def margins(self, W):
-        """``A_S W`` for ``W`` of shape ``(dim,)`` or ``(dim, k)``."""
-        if not self._intercept:
-            return self.X @ W
-        return self.X @ W[: self._d, ...] + W[self._d, ...]
+        """``A_S W`` for ``W`` of shape ``(dim,)`` or ``(dim, k)``.
+
+        With ``x_offset`` the rows are ``x_i − x_offset`` (applied as a rank-one correction).
+        """
+        W = self._in_dtype(W)
+        coef = W[: self._d, ...] if self._intercept else W
+        Z = self.X @ coef
+        offset = self.problem.x_offset
+        shift = None if offset is None else -(offset @ coef)
+        if self._intercept:
+            shift = W[self._d, ...] if shift is None else shift + W[self._d, ...]
+        return Z if shift is None else Z + shift
 
     def rmatvec(self, R):
         """``A_Sᵀ R`` for ``R`` of shape ``(size,)`` or ``(size, k)``."""
         xp = self._xp
+        R = self._in_dtype(R)
         out = _backend.transpose_matmul(self.X, R)
-        if not self._intercept:
+        offset = self.problem.x_offset
+        if offset is None and not self._intercept:
             return out
         total = xp.sum(R, axis=0)
+        if offset is not None:
+            out = out - (offset * total if R.ndim == 1 else offset[:, None] * total[None, :])
+        if not self._intercept:
+            return out
         return xp.concat([out, xp.reshape(total, (1, *total.shape))], axis=0)
 
     @staticmethod
@@ -102,7 +121,7 @@ class GLMBatch:
         """``A_Sᵀ r / |S| + reg · w_coef``: the gradient part shared by all gradient forms."""
         g = self.rmatvec(r) * (1.0 / self.size)
         reg = self.problem.reg
-        return g + reg * self._penalty(w) if reg else g
+        return g + reg * self._penalty(self._in_dtype(w)) if reg else g
 
     def value(self, w) -> float:
         return self._value_from_margins(w, self.margins(w))
@@ -143,6 +162,7 @@ class GLMBatch:
         reg = p.reg if include_penalty else 0.0
 
         def matmat(V):
+            V = self._in_dtype(V)
             out = data_hessian(V)
             return out + reg * self._penalty(V) if reg else out
 
@@ -155,7 +175,7 @@ class GLMBatch:
 class _GLM(_FiniteSum):
     """Shared data handling of the generalised linear models."""
 
-    def __init__(self, X, y, reg=0.0, *, fit_intercept=False, sample_weight=None):
+    def __init__(self, X, y, reg=0.0, *, fit_intercept=False, sample_weight=None, x_offset=None):
         if getattr(X, "ndim", None) != 2:
             raise ValueError(f"X must be a 2-D array or sparse matrix, got {type(X).__name__}")
         xp = _backend.array_namespace(X)
@@ -194,7 +214,17 @@ class _GLM(_FiniteSum):
         self.n_features = d
         self.y = self._prepare_targets(xp, y, dtype)
         self.sample_weight = self._prepare_weights(xp, sample_weight, n, dtype)
+        self.x_offset = self._prepare_offset(xp, x_offset, d, dtype)
         self._set_penalty(xp, dtype)
+
+    def _prepare_offset(self, xp, x_offset, d, dtype):
+        if x_offset is None:
+            return None
+        x_offset = check_array(x_offset, "x_offset", xp=xp, ndim=1)
+        if x_offset.shape[0] != d:
+            raise ValueError(f"x_offset must have shape ({d},) to match X with {d} columns, "
+                             f"got {tuple(x_offset.shape)}")
+        return x_offset if x_offset.dtype == dtype else xp.astype(x_offset, dtype)
 
     def _set_penalty(self, xp, dtype, n_outputs=1):
         """Penalty mask: ones on the coefficients, zeros on the intercept (the last row)."""
@@ -211,10 +241,11 @@ class _GLM(_FiniteSum):
     def _prepare_weights(xp, sample_weight, n, dtype):
         if sample_weight is None:
             return None
+        sample_weight = check_array(sample_weight, "sample_weight", xp=xp, ndim=1, allow_empty=True)
         if sample_weight.shape != (n,):
             raise ValueError(f"sample_weight must have shape ({n},), got {tuple(sample_weight.shape)}")
-        sample_weight = xp.astype(sample_weight, dtype)
-        check_finite_array(xp, sample_weight, "sample_weight")
+        if sample_weight.dtype != dtype:
+            sample_weight = xp.astype(sample_weight, dtype)
         if bool(xp.any(sample_weight < 0)):
             raise ValueError("sample_weight must be non-negative")
         total = _backend.to_float(xp.sum(sample_weight))
@@ -285,6 +316,9 @@ class LeastSquares(_GLM):
         Append an unpenalised intercept as the last entry of ``w`` (``dim = d + 1``).
     sample_weight : (n,) array, optional
         Non-negative weights, rescaled internally to mean one.
+    x_offset : (n_features,) array, optional
+        Subtract ``x_offset`` from every row of ``X`` (centring), implicitly: ``X`` is never
+        copied and sparse ``X`` stays sparse.
 
     Examples
     --------
@@ -338,6 +372,9 @@ class Logistic(_GLM):
         Append an unpenalised intercept as the last entry of ``w``.
     sample_weight : (n,) array, optional
         Non-negative weights, rescaled internally to mean one.
+    x_offset : (n_features,) array, optional
+        Subtract ``x_offset`` from every row of ``X`` (centring), implicitly: ``X`` is never
+        copied and sparse ``X`` stays sparse.
 
     Examples
     --------

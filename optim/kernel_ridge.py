@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
-import numpy as np
 from scipy.linalg import LinAlgWarning
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from rnla import _backend
-from rnla._validation import check_nonnegative
-from rnla.krylov import SolveResult
+from rnla._validation import check_auto_or, check_optional_positive_int, check_positive, check_positive_int
+from rnla.krylov import SolveResult, pcg
 from rnla.nystrom import NotPositiveSemidefiniteError
 from rnla.operators import Operator
 
-from ._common import Progress, check_positive
-from ._linear_base import pcg_history, pcg_problem, solve_shifted_columns, warn_not_converged
+from ._common import Progress
+from ._linear_base import check_alphas, pcg_history, pcg_problem, solve_shifted_columns, warn_not_converged
 from ._sklearn_support import (
-    check_optional_int,
-    check_rank,
     check_same_namespace,
     check_sample_weight,
     effective_tol,
@@ -80,7 +76,10 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     alpha : float or array of shape (n_targets,), default 1.0
-        Regularization ``>= 0``, as in ``KernelRidge``.
+        Regularization ``>= 0``, as in ``KernelRidge``. With ``alpha=0`` the dual coefficients
+        are the minimum-norm least-squares solution ``K⁺ y`` (``KernelRidge`` falls back to
+        ``lstsq`` for a singular kernel): a dense solve when the kernel is held in one block,
+        else CG on ``K² z = K y``.
     kernel : str or callable, default 'rbf'
         Any kernel of :func:`sklearn.metrics.pairwise.pairwise_kernels` (``'rbf'``,
         ``'laplacian'``, ``'polynomial'``, ``'linear'``, ...), ``'precomputed'`` (``X`` is the
@@ -157,19 +156,10 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
                              f"{sorted(PAIRWISE_KERNEL_FUNCTIONS)}; got {self.kernel!r}")
         if self.gamma is not None:
             check_positive(self.gamma, "gamma")
-        check_rank(self.n_components, "n_components")
+        check_auto_or(self.n_components, "n_components", check_positive_int)
         check_positive(self.tol, "tol")
-        check_optional_int(self.max_iter, "max_iter")
-        check_rank(self.block_size, "block_size")
-
-    def _alphas(self, n_targets):
-        alpha = self.alpha
-        if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool):
-            return [check_nonnegative(alpha, "alpha")] * n_targets
-        values = np.asarray(alpha, dtype=float).reshape(-1)
-        if values.shape[0] != n_targets:
-            raise ValueError(f"alpha has {values.shape[0]} values but y has {n_targets} targets")
-        return [check_nonnegative(float(a), "alpha") for a in values]
+        check_optional_positive_int(self.max_iter, "max_iter")
+        check_auto_or(self.block_size, "block_size", check_positive_int)
 
     def _block(self, n):
         if self.block_size == "auto":
@@ -203,7 +193,7 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         sw = check_sample_weight(sample_weight, n, xp, X.dtype, device)
         sqrt_sw = None if sw is None else xp.sqrt(sw)
         Y = xp.reshape(y, (-1, 1)) if y.ndim == 1 else y
-        alphas = self._alphas(Y.shape[1])
+        alphas = check_alphas(self.alpha, Y.shape[1])
         kernel = (lambda A, B: A) if self.kernel == "precomputed" else self._kernel
         op = _KernelOperator(kernel, X if not _backend.is_sparse(X) else X.tocsr(), sqrt_sw, self._block(n),
                              xp, device)
@@ -211,29 +201,72 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
             op.K = X.toarray() if _backend.is_sparse(X) else X
         B = Y if sqrt_sw is None else Y * sqrt_sw[:, None]
         tol = effective_tol(self.tol, X.dtype)
+        rng = _backend.check_random_state(self.random_state)
         progress = Progress("NystromKernelRidge(pcg)", None, self.verbose)
+        callback = (lambda xk: progress.update()) if self.verbose else None
+        positive = [j for j, a in enumerate(alphas) if a > 0]
+        zero = [j for j, a in enumerate(alphas) if a == 0]
+        parts = {}
         try:
-            Z, results, infos = solve_shifted_columns(
-                op, B, alphas, rank=self.n_components, X0=None, rtol=tol, maxiter=self.max_iter,
-                random_state=_backend.check_random_state(self.random_state),
-                callback=(lambda xk: progress.update()) if self.verbose else None)
-        except NotPositiveSemidefiniteError as exc:
-            if op.K is None:
-                raise ValueError(f"kernel={self.kernel!r} is not positive semidefinite on X ({exc}); "
-                                 "Nyström PCG needs a positive semidefinite kernel") from None
-            Z, results, infos = self._dense_fallback(op, B, alphas, exc)
+            if positive:
+                Zp, res_p, info_p = self._solve_positive(op, B, alphas, positive, tol, rng, callback)
+                parts.update({j: (Zp[:, i], res_p[i], info_p[i]) for i, j in enumerate(positive)})
+            for j in zero:
+                parts[j] = self._solve_unregularized(op, B[:, j], tol, callback)
         finally:
             progress.close()
+        Z = xp.stack([parts[j][0] for j in range(len(alphas))], axis=1)
+        results = [parts[j][1] for j in range(len(alphas))]
+        infos = [parts[j][2] for j in range(len(alphas))]
         if sqrt_sw is not None:
             Z = Z * sqrt_sw[:, None]
         self.dual_coef_ = Z[:, 0] if y.ndim == 1 else Z
         self.X_fit_ = X
         self.n_iter_ = xp.asarray([r.iterations for r in results], device=device)
-        self.rank_ = int(results[0].rank)
+        self.rank_ = max(int(r.rank or 0) for r in results)
         self.history_ = [pcg_history(r) for r in results]
         problems = [p for j in range(len(results)) if (p := pcg_problem(j, infos[j], results[j], tol))]
         warn_not_converged(self, problems, "Increase max_iter or alpha, or loosen tol.")
         return self
+
+    def _solve_positive(self, op, B, alphas, columns, tol, rng, callback):
+        """Nyström PCG for the targets ``columns`` (all with ``alpha > 0``)."""
+        xp = op.xp
+        Bp = xp.stack([B[:, j] for j in columns], axis=1)
+        mus = [alphas[j] for j in columns]
+        try:
+            return solve_shifted_columns(op, Bp, mus, rank=self.n_components, X0=None, rtol=tol,
+                                         maxiter=self.max_iter, random_state=rng, callback=callback)
+        except NotPositiveSemidefiniteError as exc:
+            if op.K is None:
+                raise ValueError(f"kernel={self.kernel!r} is not positive semidefinite on X ({exc}); "
+                                 "Nyström PCG needs a positive semidefinite kernel") from None
+            return self._dense_fallback(op, Bp, mus, exc)
+
+    def _solve_unregularized(self, op, b, tol, callback):
+        """``alpha = 0``: the minimum-norm least-squares solution ``z = K⁺ b``, as ``KernelRidge`` gives.
+
+        ``K z = b`` is singular and in general inconsistent (``b`` outside the range of ``K``), so
+        neither PCG nor a Cholesky factorization applies. A held kernel is solved densely (its
+        eigendecomposition, eigenvalues below ``n·eps·λ_max`` dropped, as ``lstsq`` does); a blocked
+        one by CG on the consistent normal equations ``K² z = K b`` from zero, which converge to
+        ``K⁺ b``.
+        """
+        xp, n, s = op.xp, op.shape[0], op.sqrt_sw
+        if op.K is not None:
+            K = op.K if s is None else op.K * (s[:, None] * s[None, :])
+            K = 0.5 * (K + xp.permute_dims(K, (1, 0)))
+            evals, V = xp.linalg.eigh(K)
+            cutoff = n * float(xp.finfo(K.dtype).eps) * _backend.to_float(xp.max(xp.abs(evals)))
+            inv = xp.where(xp.abs(evals) > cutoff, 1.0 / xp.where(evals == 0, 1.0, evals), 0.0)
+            z = V @ (inv * (xp.permute_dims(V, (1, 0)) @ b))
+            return z, SolveResult(info=0, message="dense minimum-norm solve", iterations=0, matvecs=0,
+                                  rank=0), 0
+        normal = Operator((n, n), lambda V: op @ (op @ V), dtype=b.dtype, xp=xp, device=op.device)
+        z, info, res = pcg(normal, op @ b, None, rtol=tol, maxiter=self.max_iter, callback=callback,
+                           full_output=True)
+        res.rank, res.sketch_matvecs = 0, 0
+        return z, res, info
 
     @staticmethod
     def _dense_fallback(op, B, alphas, exc):

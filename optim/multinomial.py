@@ -78,6 +78,9 @@ class Multinomial(_GLM):
         Add an unpenalised intercept per class.
     sample_weight : (n,) array, optional
         Non-negative weights, rescaled internally to mean one.
+    x_offset : (n_features,) array, optional
+        Subtract ``x_offset`` from every row of ``X`` (centring), implicitly: ``X`` is never
+        copied and sparse ``X`` stays sparse.
 
     Examples
     --------
@@ -94,8 +97,9 @@ class Multinomial(_GLM):
 
     _batch_type = MultinomialBatch
 
-    def __init__(self, X, y, reg=0.0, *, fit_intercept=False, sample_weight=None):
-        super().__init__(X, y, reg, fit_intercept=fit_intercept, sample_weight=sample_weight)
+    def __init__(self, X, y, reg=0.0, *, fit_intercept=False, sample_weight=None, x_offset=None):
+        super().__init__(X, y, reg, fit_intercept=fit_intercept, sample_weight=sample_weight,
+                         x_offset=x_offset)
         self._set_penalty(self.xp, self.dtype, self.n_classes)
 
     def _prepare_targets(self, xp, y, dtype):

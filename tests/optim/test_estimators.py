@@ -227,9 +227,9 @@ def test_ridge_matches_sklearn(alpha, fit_intercept, weighted, sparse):
         est = SketchyRidge(alpha=alpha, fit_intercept=fit_intercept, tol=1e-10, random_state=0)
         est.fit(Xf, target, sample_weight=w)
         assert est.coef_.shape == ref.coef_.shape
-        # (Without an intercept, Ridge sets intercept_ = 0.0 even for several targets; here it is
-        # documented as an array of n_targets zeros.)
-        assert np.shape(est.intercept_) == (np.shape(ref.intercept_) if fit_intercept else target.shape[1:])
+        # Ridge's types: a NumPy scalar or array of n_targets, and 0.0 without an intercept.
+        assert type(est.intercept_) is type(ref.intercept_)
+        assert np.shape(est.intercept_) == np.shape(ref.intercept_)
         np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-8, atol=1e-8 * np.abs(ref.coef_).max())
         np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=1e-8, atol=1e-8)
         np.testing.assert_allclose(est.predict(Xf), ref.predict(X), rtol=1e-8)
@@ -807,7 +807,17 @@ BAD_PARAMS = [
     (SketchyLogisticRegression, {"solver": "sketchy_katyusha", "C": np.inf}, ValueError, "C must be finite"),
     (NystromKernelRidge, {"kernel": "gaussian"}, ValueError, "kernel"),
     (NystromKernelRidge, {"block_size": 0}, ValueError, "block_size"),
-    (NystromKernelRidge, {"block_size": None}, ValueError, "block_size"),
+    (NystromKernelRidge, {"block_size": None}, TypeError, "block_size"),
+    (NystromKernelRidge, {"block_size": "big"}, ValueError, "block_size"),
+    (NystromKernelRidge, {"n_components": 2.5}, TypeError, "n_components"),
+    (NystromKernelRidge, {"max_iter": 1.5}, TypeError, "max_iter"),
+    (SketchyRidge, {"solver": None}, TypeError, "solver"),
+    (SketchyRidge, {"max_iter": 10.0}, TypeError, "max_iter"),
+    (SketchyRidge, {"rank": 2.0}, TypeError, "rank"),
+    (SketchyRidge, {"alpha": [1.0, 2.0]}, ValueError, "alpha"),
+    (SketchyRidge, {"alpha": 1j}, TypeError, "alpha"),
+    (SketchyLogisticRegression, {"solver": 3}, TypeError, "solver"),
+    (SketchyLogisticRegression, {"rank": "all"}, ValueError, "rank"),
     (NystromKernelRidge, {"n_components": 0}, ValueError, "n_components"),
     (NystromKernelRidge, {"alpha": -0.5}, ValueError, "alpha"),
     (NystromKernelRidge, {"alpha": [0.1, 0.2]}, ValueError, "alpha"),
@@ -856,6 +866,26 @@ def test_bad_sample_weight():
                           (np.r_[np.nan, np.ones(29)], "NaN")]:
             with pytest.raises(ValueError, match=match):
                 est.fit(X, target, sample_weight=sw)
+
+
+@pytest.mark.parametrize("est", [SketchyRidge(), SketchyLogisticRegression(), NystromKernelRidge()],
+                         ids=lambda e: type(e).__name__)
+def test_complex_sample_weight_is_an_error_naming_it(est):
+    # The validation policy: complex content is a ValueError naming the argument, a complex
+    # number a TypeError; never a silent cast to real (numpy's ComplexWarning is an error here).
+    X, y, _ = small_problem(seed=23, n=30)
+    target = (y > 1).astype(int) if isinstance(est, SketchyLogisticRegression) else y
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for sw in (np.ones(30) + 0j, np.ones(30) + 1j, list(np.ones(30) + 0j)):
+            with pytest.raises(ValueError, match=r"^sample_weight"):
+                est.fit(X, target, sample_weight=sw)
+        with pytest.raises(ValueError, match=r"^sample_weight"):
+            est.fit(X, target, sample_weight=np.array(["1"] * 30))
+        with pytest.raises(TypeError, match=r"^sample_weight"):
+            est.fit(X, target, sample_weight=1 + 0j)
+        with pytest.raises(TypeError, match=r"^sample_weight"):
+            est.fit(X, target, sample_weight="1")
 
 
 def test_single_class_raises():

@@ -135,3 +135,36 @@ def test_curvature_is_class_probabilities():
     w = rng.standard_normal(prob.dim)
     P = prob.curvature(w, np.arange(10))
     np.testing.assert_allclose(P, softmax(X[:10] @ w.reshape(-1, 3), axis=1), rtol=1e-13)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_x_offset_equals_explicit_centring(sparse):
+    X, y, rng = _data(n=60)
+    m = rng.standard_normal(X.shape[1])
+    Xs = sp.csr_matrix(np.where(np.abs(X) < 0.1, 0.0, X))
+    Xd = Xs.toarray()
+    implicit = optim.Multinomial(Xs if sparse else Xd, y, 0.1, fit_intercept=True, x_offset=m)
+    explicit = optim.Multinomial(Xd - m, y, 0.1, fit_intercept=True)
+    w, V = rng.standard_normal(implicit.dim), rng.standard_normal((implicit.dim, 2))
+    np.testing.assert_allclose(implicit.value(w), explicit.value(w), rtol=1e-12)
+    np.testing.assert_allclose(implicit.grad(w), explicit.grad(w), rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(implicit.hvp(w, V), explicit.hvp(w, V), rtol=1e-11, atol=1e-12)
+
+
+def test_float32_X_with_float64_vectors_stays_float32():
+    import tracemalloc
+
+    X, y, _ = _data(n=3000, d=150)
+    X32 = X.astype(np.float32)
+    prob = optim.Multinomial(X32, y, 0.1, fit_intercept=True)
+    b = prob.batch()
+    w, V = np.full(prob.dim, 0.01), np.full((prob.dim, 3), 0.01)
+    b.margins(w)
+    tracemalloc.start()
+    try:
+        outs = [b.margins(w), b.grad(w), b.hessian_operator(w) @ V]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert all(o.dtype == np.float32 for o in outs)
+    assert peak < X32.nbytes

@@ -768,7 +768,7 @@ def test_objective_call_errors():
         Objective(lambda w: 0.0, lambda w: w, lambda w, v: v[:2]).hvp(w, w)
     with pytest.raises(ValueError, match="hvp"):
         Objective(lambda w: 0.0, lambda w: w, lambda w, v: np.ones((3, 3))).hvp(w, np.eye(3))
-    with pytest.raises(TypeError, match="fun"):
+    with pytest.raises(ValueError, match="fun"):  # an array of the wrong size: a wrong value
         Objective(lambda w: w, lambda w: w).value(w)
     with pytest.raises(TypeError, match="fun"):
         Objective(lambda w: "x", lambda w: w).value(w)
@@ -872,3 +872,76 @@ def test_cupy_matches_numpy(cupy, kind, fit_intercept):
         close(g.get(), ref.grad(w, i))
         close(prob.hvp(cupy.asarray(w), cupy.asarray(V), ic).get(), ref.hvp(w, V, i))
         close(prob.hvp(cupy.asarray(w), cupy.asarray(V[:, 0]), ic).get(), ref.hvp(w, V[:, 0], i))
+
+
+# ----------------------------------------------------------------------------- issue 13
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("model", ["ls", "logistic"])
+def test_float32_X_with_float64_vectors_makes_no_float64_copy(model, fmt):
+    # A float64 w (or block V) must not turn float32 X into a float64 copy per product: the
+    # products run in X's dtype (a copy would alone take 2 · X.nbytes of float64 data).
+    import tracemalloc
+
+    X, y = make_data(model, n=3000, d=200, seed=4)
+    X32 = X.astype(np.float32)
+    X32 = sp.csr_matrix(X32) if fmt == "csr" else X32
+    size = X32.data.nbytes if fmt == "csr" else X32.nbytes
+    prob = (LeastSquares if model == "ls" else Logistic)(X32, y, reg=0.1, fit_intercept=True)
+    b = prob.batch()
+    w, V = np.full(prob.dim, 0.01), np.full((prob.dim, 4), 0.01)
+    r = np.ones(3000)
+    b.margins(w)  # warm up
+    tracemalloc.start()
+    try:
+        outs = [b.margins(w), b.margins(V), b.rmatvec(r), b.hessian_operator(w) @ V, b.grad(w)]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert all(o.dtype == np.float32 for o in outs)
+    assert peak < size
+    np.testing.assert_allclose(outs[0], X @ w[:-1] + w[-1], rtol=1e-4, atol=1e-7 * np.abs(X).sum(1).max())
+
+
+@given(seed=st.integers(0, 2**16), intercept=st.booleans(), sparse=st.booleans(),
+       model=st.sampled_from(["ls", "logistic"]))
+def test_x_offset_equals_explicit_centring(seed, intercept, sparse, model):
+    # x_offset subtracts a vector from every row implicitly: the same problem as on X − x_offset.
+    X, y = make_data(model, n=30, d=4, seed=seed)
+    X[np.abs(X) < 0.6] = 0.0
+    rng = np.random.default_rng(seed)
+    dim = 4 + intercept
+    m, w, V = rng.standard_normal(4), rng.standard_normal(dim), rng.standard_normal((dim, 3))
+    sw = rng.uniform(0.5, 2.0, 30)
+    cls = LeastSquares if model == "ls" else Logistic
+    implicit = cls(sp.csr_matrix(X) if sparse else X, y, 0.1, fit_intercept=intercept, sample_weight=sw,
+                   x_offset=m)
+    explicit = cls(X - m, y, 0.1, fit_intercept=intercept, sample_weight=sw)
+    np.testing.assert_allclose(implicit.value(w), explicit.value(w), rtol=1e-12)
+    np.testing.assert_allclose(implicit.grad(w), explicit.grad(w), rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(implicit.hvp(w, V), explicit.hvp(w, V), rtol=1e-11, atol=1e-12)
+    idx = np.array([3, 7, 7, 20])
+    np.testing.assert_allclose(implicit.grad(w, idx), explicit.grad(w, idx), rtol=1e-11, atol=1e-12)
+
+
+def test_x_offset_is_checked():
+    X, y = make_data("ls", n=10, d=3)
+    with pytest.raises(ValueError, match=r"^x_offset"):
+        LeastSquares(X, y, x_offset=np.ones(4))
+    with pytest.raises(ValueError, match=r"^x_offset"):
+        LeastSquares(X, y, x_offset=np.ones(3) * 1j)
+    with pytest.raises(ValueError, match=r"^x_offset"):
+        LeastSquares(X, y, x_offset=np.array([1.0, np.nan, 0.0]))
+
+
+@pytest.mark.parametrize("model", ["ls", "logistic"])
+def test_complex_sample_weight_is_an_error_not_a_cast(model):
+    X, y = make_data(model, n=10, d=3)
+    cls = LeastSquares if model == "ls" else Logistic
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's ComplexWarning would mean a silent cast
+        with pytest.raises(ValueError, match=r"^sample_weight"):
+            cls(X, y, sample_weight=np.ones(10) + 0j)
+        with pytest.raises(ValueError, match=r"^sample_weight"):
+            cls(X, y, sample_weight=np.array(["a"] * 10))
