@@ -10,6 +10,7 @@ nothing NumPy-only leaks into the dense core).
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 
 import array_api_compat
@@ -23,11 +24,13 @@ __all__ = [
     "eigh",
     "float_dtype",
     "from_numpy",
+    "in_data_dtype",
     "is_cupy_namespace",
     "is_sparse",
     "permutation",
     "random_normal",
     "random_sign",
+    "scaled_norm",
     "set_items",
     "solve_triangular",
     "take_rows",
@@ -250,6 +253,31 @@ def eigh(xp, A):
     return w, V
 
 
+def scaled_norm(xp, x) -> float:
+    """Euclidean (Frobenius for 2-D) norm of the dense array ``x``, free of overflow and underflow.
+
+    The entries are scaled by a power of two near ``1 / max|x|`` before squaring (exact,
+    as LAPACK's ``nrm2`` does), so the result is right over the whole floating range of the
+    dtype: ``scaled_norm(xp, s * x) == s * scaled_norm(xp, x)`` up to rounding for any ``s``
+    that keeps ``s * x`` finite and normal. NaN or infinity in ``x`` give a non-finite result.
+
+    Examples
+    --------
+    >>> xp = array_namespace(np.ones(1))
+    >>> [float(f"{scaled_norm(xp, s * np.array([3.0, 4.0])):.12g}") for s in (1e200, 1e-200)]
+    [5e+200, 5e-200]
+    """
+    if math.prod(x.shape) == 0:
+        return 0.0
+    m = to_float(xp.max(xp.abs(x)))
+    if m == 0.0 or not math.isfinite(m):
+        return m if not math.isnan(m) else math.nan
+    exponent = math.frexp(m)[1]
+    half = exponent // 2  # two exact steps: 2**-exponent alone overflows for subnormal maxima
+    scaled = (x * math.ldexp(1.0, -half)) * math.ldexp(1.0, half - exponent)
+    return math.ldexp(to_float(xp.linalg.vector_norm(xp.reshape(scaled, (-1,)))), exponent)
+
+
 def to_float(x) -> float:
     """A 0-d array (any backend) or number as a Python float (one device sync on GPU)."""
     return float(x)
@@ -326,9 +354,46 @@ def transpose_matmul(X, R):
     >>> transpose_matmul(X, np.ones(3)).tolist(), transpose_matmul(X, np.ones((3, 1))).ravel().tolist()
     ([6.0, 9.0], [6.0, 9.0])
     """
+    R, out_dtype = in_data_dtype(X, R)
     if is_sparse(X):
-        return X.T @ R
-    return R @ X if R.ndim == 1 else (R.T @ X).T
+        out = X.T @ R
+    else:
+        out = R @ X if R.ndim == 1 else (R.T @ X).T
+    return out if out_dtype is None else _astype(out, out_dtype)
+
+
+def in_data_dtype(X, V):
+    """``(V', out_dtype)``: ``V`` cast to the floating dtype of the data ``X``, and the dtype to
+    return products in (``None`` when no cast back is needed).
+
+    Products with the data are computed in the data's dtype, so float32 ``X`` is never copied
+    to float64 for a float64 vector (the small ``V`` is cast instead); the result is returned
+    in the dtype the operands would promote to (float64 for float32 ``X`` and float64 ``V``),
+    carrying float32 accuracy.
+
+    Examples
+    --------
+    >>> X = np.ones((3, 2), dtype=np.float32)
+    >>> v, out = in_data_dtype(X, np.ones(2))
+    >>> v.dtype, out
+    (dtype('float32'), dtype('float64'))
+    """
+    xdt = X.dtype
+    if V.dtype == xdt:
+        return V, None
+    xp = array_namespace(V)
+    if not xp.isdtype(xdt, "real floating"):
+        return V, None
+    other = V.dtype if xp.isdtype(V.dtype, "real floating") else xp.float64
+    out = xp.result_type(xdt, other)
+    V = _astype(V, xdt)
+    return V, (None if out == xdt else out)
+
+
+def _astype(x, dtype):
+    if is_sparse(x):
+        return x.astype(dtype)
+    return array_namespace(x).astype(x, dtype)
 
 
 def take_rows(xp, X, idx):

@@ -15,7 +15,7 @@ import numbers
 import array_api_compat
 
 from . import _backend
-from ._validation import check_finite_array, check_nonnegative
+from ._validation import check_array, check_finite_array, check_nonnegative
 
 __all__ = ["GramOperator", "Operator", "as_operator", "check_symmetric"]
 
@@ -37,6 +37,9 @@ class Operator:
         Array namespace of the products, if known.
     device : optional
         Device of the products, if known.
+    noise_level : float, optional
+        Absolute rounding level of the products per unit-norm input (see
+        :attr:`noise_level`); ``None`` if unknown.
 
     Examples
     --------
@@ -46,16 +49,33 @@ class Operator:
     array([2., 2.])
     """
 
-    def __init__(self, shape, matmat, *, matvec=None, dtype=None, xp=None, device=None):
+    def __init__(self, shape, matmat, *, matvec=None, dtype=None, xp=None, device=None,
+                 noise_level=None):
         shape = tuple(int(s) for s in shape)
         if len(shape) != 2 or min(shape) < 1:
             raise ValueError(f"shape must be a pair of positive integers, got {shape}")
+        if noise_level is not None:
+            noise_level = check_nonnegative(noise_level, "noise_level", allow_inf=True)
         self.shape = shape
         self.dtype = dtype
         self.xp = xp
         self.device = device
         self._matmat = matmat
         self._matvec = matvec
+        self._noise_level = noise_level
+
+    @property
+    def noise_level(self):
+        """Rounding level of the products, or ``None`` if unknown.
+
+        An absolute bound, per unit-norm input vector, on the rounding error of a product
+        ``A v`` (typically ``eps`` times the magnitude of the terms the product sums, times a
+        modest factor). It lets the sketching routines tell rounding noise from signal: an
+        operator whose products are all below it is numerically zero, hence symmetric and
+        positive semidefinite, however asymmetric its rounding noise (a centred Gram operator
+        of constant features). Operators that cancel large terms should give it.
+        """
+        return self._noise_level
 
     def matvec(self, v):
         """Apply to a single vector of shape ``(n,)``."""
@@ -81,6 +101,13 @@ class GramOperator(Operator):
     The Hessian of ridge regression is ``GramOperator(X, mu=reg)``; that of an L2-regularised
     GLM at ``w`` is ``GramOperator(X, weights=loss''(X w), mu=reg)``.
 
+    Products are computed in the floating dtype of ``X`` and ``X`` is never copied: a block or
+    vector of another dtype is cast to ``X``'s dtype first (it is small), and the result is
+    returned in the dtype NumPy's promotion gives (float64 for float32 ``X`` and a float64
+    vector, with float32 accuracy; float32 stays float32). For sparse ``X`` a block is applied
+    in column chunks, so the dense ``n × chunk`` intermediate ``X V`` stays about as large as
+    ``X``'s stored entries (at least 8 columns at a time) instead of ``n × k``.
+
     Parameters
     ----------
     X : (n, d) dense or sparse array
@@ -90,6 +117,14 @@ class GramOperator(Operator):
     mu : float, default 0
         Shift added to the Gram operator.
 
+    Attributes
+    ----------
+    noise_level : float
+        Rounding level of the products (see :attr:`Operator.noise_level`), from the bound
+        ``‖Xᵀ D X / n‖₂ <= Σ_i D_i ‖x_i‖² / n``; computed on first use (one pass over ``X``).
+        Operators built from this one by cancelling terms (a centred Gram operator) should
+        pass it on.
+
     Examples
     --------
     >>> import numpy as np
@@ -97,20 +132,28 @@ class GramOperator(Operator):
     >>> G = GramOperator(X, mu=0.5)
     >>> np.allclose(G @ np.eye(2), X.T @ X / 3 + 0.5 * np.eye(2))
     True
+    >>> (GramOperator(X.astype(np.float32)) @ np.ones(2, dtype=np.float32)).dtype
+    dtype('float32')
     """
+
+    #: Fewest columns of a sparse block applied at once.
+    MIN_CHUNK = 8
 
     def __init__(self, X, weights=None, mu=0.0):
         if getattr(X, "ndim", None) != 2:
             raise ValueError(f"X must be a 2-D array, got {type(X).__name__}")
         mu = check_nonnegative(mu, "mu")
         n, d = X.shape
-        if weights is not None and getattr(weights, "shape", None) != (n,):
-            raise ValueError(f"weights must have shape ({n},), got {getattr(weights, 'shape', None)}")
-        xp = _backend.array_namespace(X, weights)
+        xp = _backend.array_namespace(X)
         X, dtype = _float_matrix(xp, X, "X")
         if weights is not None:
-            weights = xp.astype(weights, dtype)
-            check_finite_array(xp, weights, "weights")
+            if getattr(weights, "shape", None) is None:
+                weights = check_array(weights, "weights", xp=xp, finite=False)
+            if tuple(weights.shape) != (n,):
+                raise ValueError(f"weights must have shape ({n},), got {tuple(weights.shape)}")
+            weights = check_array(weights, "weights", xp=xp)
+            if weights.dtype != dtype:
+                weights = xp.astype(weights, dtype)
             if bool(xp.any(weights < 0)):
                 raise ValueError("weights must be non-negative")
         self.X = X
@@ -122,25 +165,65 @@ class GramOperator(Operator):
             self._XT = X.T.tocsr()
         else:
             self._XT = X.T
+        if _backend.is_sparse(X):
+            stored = X.data.nbytes + getattr(X, "indices", X.data).nbytes
+            self._chunk = max(self.MIN_CHUNK, stored // max(1, n * X.data.itemsize))
+        else:
+            self._chunk = None
         super().__init__((d, d), self._apply, matvec=self._apply, dtype=dtype, xp=xp,
                          device=_backend.device_of(X))
+        self._noise_level = None
+
+    @property
+    def noise_level(self):
+        if self._noise_level is None:
+            self._noise_level = self._rounding_level()
+        return self._noise_level
+
+    def _rounding_level(self) -> float:
+        xp, X = self.xp, self.X
+        if _backend.is_sparse(X):
+            sq = X.multiply(X)
+            rows = xp.reshape(xp.asarray(sq.sum(axis=1)), (-1,))
+        else:
+            rows = xp.vecdot(X, X, axis=-1)  # no n × d temporary
+        total = xp.sum(rows) if self.weights is None else xp.sum(self.weights * rows)
+        bound = _backend.to_float(total) / self.n_samples
+        if not math.isfinite(bound):
+            return math.inf
+        eps = float(xp.finfo(self.dtype).eps)
+        factor = 16.0 * (math.sqrt(self.n_samples) + math.sqrt(self.shape[0]))
+        return factor * eps * bound + eps * self.mu
 
     def _apply(self, V):
+        Vd, out_dtype = _backend.in_data_dtype(self.X, V)
+        if V.ndim == 2 and self._chunk is not None and V.shape[1] > self._chunk:
+            xp = self.xp
+            step = self._chunk
+            out = xp.concat([self._gram(Vd[:, j:j + step]) for j in range(0, V.shape[1], step)], axis=1)
+        else:
+            out = self._gram(Vd)
+        if out_dtype is not None:
+            out = self.xp.astype(out, out_dtype)
+        return out + self.mu * V if self.mu else out
+
+    def _gram(self, V):
+        """``Xᵀ D X V / n`` in the data's dtype (``V`` already cast to it)."""
         if V.ndim == 2 and not _backend.is_sparse(self.X):
             # Blocks in row-major form, (Vᵀ Xᵀ) then (Zᵀ D) X: the same products, but BLAS runs
             # them 15-40% faster on C-ordered X than X V and Xᵀ Z (measured with OpenBLAS).
             Zt = V.T @ self._XT
             if self.weights is not None:
                 Zt = Zt * self.weights
-            out = (Zt @ self.X).T * (1.0 / self.n_samples)
-            return out + self.mu * V if self.mu else out
+            return (Zt @ self.X).T * (1.0 / self.n_samples)
         Z = self.X @ V
         if self.weights is not None:
-            Z = Z * (self.weights if V.ndim == 1 else self.weights[:, None])
-        out = (self._XT @ Z) * (1.0 / self.n_samples)
-        if self.mu:
-            out = out + self.mu * V
-        return out
+            w = self.weights if V.ndim == 1 else self.weights[:, None]
+            if _backend.is_sparse(self.X):
+                Z *= w  # Z is a fresh dense array: weight it in place (no second n × chunk)
+            else:
+                Z = Z * w
+        return (self._XT @ Z) * (1.0 / self.n_samples)
 
     def diagonal(self):
         """The diagonal ``Σ_i D_i X_ij² / n + mu`` (for Jacobi preconditioning)."""
@@ -155,16 +238,21 @@ class GramOperator(Operator):
         return diag * (1.0 / self.n_samples) + self.mu
 
 
-def check_symmetric(A, name: str = "A", *, rtol=None) -> None:
+def check_symmetric(A, name: str = "A", *, rtol=None, atol=0.0) -> None:
     """Raise ``ValueError`` if the dense or sparse square matrix ``A`` is clearly non-symmetric.
 
-    "Clearly" means ``‖A − Aᵀ‖_F > rtol ‖A‖_F`` with ``rtol = sqrt(eps)`` of the dtype by
-    default, so rounding noise passes and real asymmetry does not.
+    "Clearly" means ``‖A − Aᵀ‖_F > rtol ‖A‖_F + atol`` with ``rtol = sqrt(eps)`` of the dtype
+    by default, so rounding noise passes and real asymmetry does not. The norms are computed
+    with scaling (no overflow or underflow), so the verdict does not depend on the scale of
+    ``A`` anywhere in the floating range. A zero matrix is symmetric; ``atol`` (the rounding
+    level of ``A``'s entries, if the caller knows it) lets a matrix that is only rounding
+    noise pass too.
 
     Examples
     --------
     >>> import numpy as np
     >>> check_symmetric(np.eye(3))
+    >>> check_symmetric(1e-300 * np.eye(3))
     >>> check_symmetric(np.triu(np.ones((3, 3))))
     Traceback (most recent call last):
     ...
@@ -173,17 +261,17 @@ def check_symmetric(A, name: str = "A", *, rtol=None) -> None:
     xp = _backend.array_namespace(A)
     if rtol is None:
         rtol = math.sqrt(xp.finfo(_backend.float_dtype(xp, A.dtype)).eps)
+    rtol = check_nonnegative(rtol, "rtol")
+    atol = check_nonnegative(atol, "atol")
     if _backend.is_sparse(A):
         A = A.tocsr(copy=True)
         A.sum_duplicates()
-        diff = (A - A.T).data
-        full = A.data
-        num = math.sqrt(_backend.to_float(xp.sum(diff * diff))) if diff.size else 0.0
-        den = math.sqrt(_backend.to_float(xp.sum(full * full))) if full.size else 0.0
+        num = _backend.scaled_norm(xp, (A - A.T).data)
+        den = _backend.scaled_norm(xp, A.data)
     else:
-        num = _backend.to_float(xp.linalg.matrix_norm(A - A.T))
-        den = _backend.to_float(xp.linalg.matrix_norm(A))
-    if num > rtol * den:
+        num = _backend.scaled_norm(xp, A - A.T)
+        den = _backend.scaled_norm(xp, A)
+    if num > rtol * den + atol:
         raise ValueError(f"{name} is not symmetric: ‖{name} − {name}ᵀ‖_F / ‖{name}‖_F = {num / den:.2g}")
 
 
@@ -254,7 +342,11 @@ def as_operator(A, *, shape=None, name: str = "A", square: bool = True, symmetri
 
 
 def _float_matrix(xp, A, name):
-    """``A`` (dense or sparse) in its floating compute dtype, checked for NaN/inf: ``(A, dtype)``."""
+    """``A`` (dense or sparse) in its floating compute dtype, checked for NaN/inf: ``(A, dtype)``.
+
+    Complex, string or object content is a ``ValueError`` naming ``name`` (never cast).
+    """
+    check_array(A.data if _backend.is_sparse(A) else A, name, xp=xp, allow_empty=True, finite=False)
     dtype = _backend.float_dtype(xp, A.dtype)
     if A.dtype != dtype:
         A = A.astype(dtype) if _backend.is_sparse(A) else xp.astype(A, dtype)
@@ -287,6 +379,9 @@ def _matrix_operator(A, name, symmetric):
         check_symmetric(A, name)
 
     def matmat(V):
-        return A @ V
+        # In A's dtype: cast the (small) V, never A (see GramOperator); promote the result back.
+        V, out_dtype = _backend.in_data_dtype(A, V)
+        out = A @ V
+        return out if out_dtype is None else xp.astype(out, out_dtype)
 
     return Operator(A.shape, matmat, matvec=matmat, dtype=dtype, xp=xp, device=_backend.device_of(A))
