@@ -8,12 +8,13 @@ Tropp and Udell (arXiv:2110.02820, eq. 5.3).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _backend
-from ._validation import check_nonnegative, check_positive_int
+from ._validation import check_array, check_nonnegative, check_positive, check_positive_int
 from .operators import Operator, as_operator
 from .sketch import orthonormal_sketch
 
@@ -59,6 +60,30 @@ class NystromApprox:
     sketch_size: int
     shift: float = 0.0
 
+    def __post_init__(self):
+        # A public constructor: check what the preconditioner relies on (ValueError names it).
+        if getattr(self.U, "ndim", None) != 2:
+            raise ValueError(f"U must be a 2-D array, got {type(self.U).__name__}"
+                             f" of shape {getattr(self.U, 'shape', None)}")
+        xp = _backend.array_namespace(self.U)
+        self.U = check_array(self.U, "U", xp=xp, ndim=2, allow_empty=True)
+        r = self.U.shape[1]
+        if self.U.shape[0] < 1:
+            raise ValueError(f"U must have at least one row, got shape {tuple(self.U.shape)}")
+        self.eigvals = check_array(self.eigvals, "eigvals", xp=xp, ndim=1, allow_empty=True)
+        if self.eigvals.shape[0] != r:
+            raise ValueError(f"eigvals must have one entry per column of U ({r}), "
+                             f"got {self.eigvals.shape[0]}")
+        if self.eigvals.dtype != self.U.dtype:
+            self.eigvals = xp.astype(self.eigvals, self.U.dtype)
+        if r:
+            if bool(xp.any(self.eigvals < 0)):
+                raise ValueError("eigvals must be non-negative")
+            if r > 1 and bool(xp.any(self.eigvals[1:] > self.eigvals[:-1])):
+                raise ValueError("eigvals must be in descending order")
+        self.sketch_size = _check_nonnegative_int(self.sketch_size, "sketch_size")
+        self.shift = check_nonnegative(self.shift, "shift")
+
     @property
     def rank(self) -> int:
         """Number of retained eigenpairs."""
@@ -92,22 +117,42 @@ class NystromApprox:
         return f"NystromApprox(n={self.shape[0]}, rank={self.rank}, sketch_size={self.sketch_size})"
 
 
-def _nystrom_factor(Omega, Y, xp, name="A"):
-    """Stable Nyström factor ``B`` with ``Â_ν = B Bᵀ``, from orthonormal ``Omega`` and ``Y = A Omega``.
+def _power_of_two(m: float) -> float:
+    """The power of two nearest above ``m > 0`` (dividing by it is exact)."""
+    return math.ldexp(1.0, math.frexp(m)[1])
 
-    Returns ``(B, shift)``; ``B`` has no columns when ``Y = 0``.
+
+def _nystrom_factor(Omega, Y, xp, name="A", *, mu=0.0, noise=None):
+    """Stable Nyström factor from orthonormal ``Omega`` and ``Y = A Omega``.
+
+    Returns ``(B, shift, scale)`` with ``Â_ν = scale · B Bᵀ``: ``Y`` is divided by a power of
+    two ``scale`` near ``max|Y|`` first (exact), so nothing below over- or underflows and the
+    result scales exactly with ``A`` over the whole floating range; ``shift`` is ``ν / scale``.
+    ``B`` has no columns when ``A`` is numerically zero: ``Y = 0``, or ``‖Y‖`` within the
+    operator's rounding level ``noise`` (then its asymmetry is rounding noise too). The
+    symmetry and PSD tests are relative to ``‖ΩᵀAΩ‖``, ``mu`` (the shift the approximation
+    serves: directions far below it do not matter) and ``noise``.
     """
     n, ell = Omega.shape
-    eps = xp.finfo(Y.dtype).eps
-    ynorm = _backend.to_float(xp.linalg.matrix_norm(Y))
-    if not math.isfinite(ynorm):
+    eps = float(xp.finfo(Y.dtype).eps)
+    empty = xp.zeros((n, 0), dtype=Y.dtype, device=_backend.device_of(Y)), 0.0, 1.0
+    ymax = _backend.to_float(xp.max(xp.abs(Y)))
+    if not math.isfinite(ymax):
         raise ValueError(f"{name} produced NaN or infinity in its products")
-    if ynorm == 0.0:
-        return xp.zeros((n, 0), dtype=Y.dtype, device=_backend.device_of(Y)), 0.0
+    if ymax == 0.0:
+        return empty
+    scale = _power_of_two(ymax)
+    Y = Y * (1.0 / scale)
+    mu_s = mu / scale
+    noise_s = 0.0 if noise is None or not math.isfinite(noise) else noise / scale
+    ynorm = _backend.to_float(xp.linalg.matrix_norm(Y))
+    if ynorm <= math.sqrt(ell) * noise_s:
+        return empty  # numerically zero: all products are rounding noise
     nu = math.sqrt(n) * eps * ynorm
     core = Omega.T @ Y
     asym = _backend.to_float(xp.linalg.matrix_norm(core - core.T))
-    if asym > math.sqrt(eps) * _backend.to_float(xp.linalg.matrix_norm(core)):
+    core_norm = _backend.to_float(xp.linalg.matrix_norm(core))
+    if asym > math.sqrt(eps) * (core_norm + math.sqrt(ell) * mu_s) + 2.0 * math.sqrt(ell) * noise_s:
         raise ValueError(f"{name} is not symmetric (Ωᵀ{name}Ω is not symmetric for a random Ω)")
     Y_nu = Y + nu * Omega
     # Ωᵀ(Y + νΩ) = ΩᵀY + νI because Ω has orthonormal columns: no second product needed.
@@ -116,13 +161,19 @@ def _nystrom_factor(Omega, Y, xp, name="A"):
         L = _backend.cholesky(xp, C)
         B = _backend.solve_triangular(xp, L, Y_nu.T, lower=True).T
     except np.linalg.LinAlgError:
-        B = _eigh_factor(xp, C, Y_nu, name)
-    return B, nu
+        B = _eigh_factor(xp, C, Y_nu, name, slack=math.sqrt(eps) * mu_s + 2.0 * noise_s)
+        if B is None:
+            return empty
+    return B, nu, scale
 
 
-def _eigenpairs(xp, B, nu, vectors=True):
-    """``(U, Λ̂)``: eigenpairs of ``B Bᵀ`` less the shift ``ν``, clipped at 0 (``U = None`` if not
-    ``vectors``)."""
+def _eigenpairs(xp, B, nu, scale=1.0, vectors=True):
+    """``(U, Λ̂)``: eigenpairs of ``scale · (B Bᵀ − ν)`` (``U = None`` if not ``vectors``).
+
+    Eigenvalues at or below the rounding level ``ν`` of the shifted construction are set to 0:
+    they are not resolved (the numerical rank of the sketch is the count of the others), and
+    a spurious tiny ``λ̂`` would wreck the preconditioner's ``λ̂_ℓ`` scaling.
+    """
     if B.shape[1] == 0:
         return B, xp.zeros((0,), dtype=B.dtype, device=_backend.device_of(B))
     if vectors:
@@ -130,18 +181,25 @@ def _eigenpairs(xp, B, nu, vectors=True):
     else:
         U, S = None, xp.linalg.svdvals(B)
     lam = S * S - nu
-    return U, xp.where(lam > 0, lam, xp.zeros_like(lam))
+    lam = xp.where(lam > nu, lam, xp.zeros_like(lam))
+    return U, lam * scale
 
 
-def _eigh_factor(xp, C, Y_nu, name):
-    """Fallback of the Cholesky step: ``B = Y_ν W diag(s)^{-1/2}`` over the positive part of C."""
+def _eigh_factor(xp, C, Y_nu, name, slack=0.0):
+    """Fallback of the Cholesky step: ``B = Y_ν W diag(s)^{-1/2}`` over the positive part of C.
+
+    ``None`` when ``C`` has no eigenvalue above the rounding level (a numerically zero
+    operator); eigenvalues down to ``-(sqrt(eps)·max(s) + slack)`` count as rounding noise.
+    """
     s, W = _backend.eigh(xp, C)
     smax = _backend.to_float(s[-1])
     smin = _backend.to_float(s[0])
     eps = xp.finfo(C.dtype).eps
-    if smin < -math.sqrt(eps) * max(smax, 0.0) or smax <= 0:
+    if smin < -(math.sqrt(eps) * max(smax, 0.0) + slack):
         raise NotPositiveSemidefiniteError(
             f"{name} is not positive semidefinite (ΩᵀAΩ has eigenvalue {smin:.3g})")
+    if smax <= 0:
+        return None
     # Eigenvalues ascend: keep the trailing ones above the rounding level (a slice, not a mask).
     first = s.shape[0] - _count(xp, s > (s.shape[0] * eps * smax))
     return (Y_nu @ W[:, first:]) / xp.sqrt(s[first:])
@@ -223,16 +281,26 @@ def nystrom(A, rank, *, oversample=10, random_state=None, like=None):
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
     rank = check_positive_int(rank, "rank", upper=n, upper_name="the dimension of A")
-    if isinstance(oversample, bool) or not isinstance(oversample, (int, np.integer)) or oversample < 0:
-        raise ValueError(f"oversample must be a non-negative integer, got {oversample!r}")
+    oversample = _check_nonnegative_int(oversample, "oversample")
+    if like is not None:
+        like = check_array(like, "like", allow_empty=True, finite=False)
     xp, dtype, device = _resolve(op, like)
     rng = _backend.check_random_state(random_state)
-    ell = min(rank + int(oversample), n)
+    ell = min(rank + oversample, n)
     Omega, Y = _sketch(op, ell, xp, dtype, device, rng)
-    B, nu = _nystrom_factor(Omega, Y, xp)
-    U, lam = _eigenpairs(xp, B, nu)
+    B, nu, scale = _nystrom_factor(Omega, Y, xp, noise=op.noise_level)
+    U, lam = _eigenpairs(xp, B, nu, scale)
     rank = min(rank, lam.shape[0])  # fewer columns survive only for (numerically) low-rank A
-    return NystromApprox(U[:, :rank], lam[:rank], ell, nu)
+    return NystromApprox(U[:, :rank], lam[:rank], ell, nu * scale)
+
+
+def _check_nonnegative_int(value, name):
+    """``value`` as an int ``>= 0`` (TypeError for a non-integer, ValueError if negative)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {int(value)}")
+    return int(value)
 
 
 #: Defaults of the adaptive rank rule; see :func:`rnla.nystrom_pcg`.
@@ -241,38 +309,85 @@ DEFAULT_INITIAL_RANK = 32
 DEFAULT_MAX_RANK = 1024
 
 
+#: First sketch size with ``mu = 0`` (doubling reuses columns, so starting small costs nothing).
+ZERO_MU_INITIAL_RANK = 16
+
+
+def _doubling_pays(lam, ell: int, n: int, cost: int) -> bool:
+    """With ``mu = 0``: whether growing the sketch by ``cost`` columns should save more CG
+    products than it costs, predicted from the sketched spectrum ``lam`` (descending, ``> 0``).
+
+    The decay between ``λ̂_{k/2}`` and ``λ̂_k`` gives a power law ``λ_i ∝ i^{-p}``; extrapolated
+    to ``i = n`` it predicts ``κ ≈ (n/ℓ)^p`` and about ``√κ`` iterations (at most ``n − ℓ``),
+    of which a doubling saves the fraction ``1 − 2^{-p/2}``.
+    """
+    k = lam.shape[0]
+    if k < 4:
+        return True
+    low, high = _backend.to_float(lam[k - 1]), _backend.to_float(lam[k // 2 - 1])
+    if not low > 0:
+        return False
+    p = math.log2(high / low) / math.log2(k / (k // 2))
+    log_iters = 0.5 * p * math.log(n / ell)
+    iters = (n - ell) if log_iters >= math.log(max(n - ell, 1)) else math.exp(log_iters)
+    return iters * (1.0 - 2.0 ** (-0.5 * p)) > cost
+
+
 def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_rank=None,
                      max_rank=None, tol=None):
-    """Nyström sketch grown by doubling until ``λ̂_ℓ ≤ tol · μ`` or ``ℓ = max_rank``.
+    """Nyström sketch grown by doubling until it is good enough or ``ℓ = max_rank``.
 
     Earlier columns of the test matrix and their products are reused: each doubling costs
-    only the new columns. With ``mu = 0`` the reference scale is ``sqrt(eps)·λ̂_1`` instead,
-    so the sketch grows until the spectrum has dropped to rounding level or the cap.
+    only the new columns. With ``mu > 0`` the sketch grows until ``λ̂_ℓ ≤ tol · μ`` (the
+    preconditioned condition number is then about ``tol``). With ``mu = 0`` that rule can
+    never hold, and the condition number ``λ̂_ℓ / λ_min`` is not known; the sketch stops
+    growing when
+
+    - the spectrum is captured: ``λ̂_ℓ ≤ tol · sqrt(eps) · λ̂_1``, or ``λ̂_ℓ`` is at rounding
+      level (a low-rank or singular ``A``), or
+    - a doubling would cost more products than CG would save: the decay of the sketched
+      spectrum from ``λ̂_{ℓ/2}`` to ``λ̂_ℓ`` predicts the condition number and CG's iteration
+      count (see ``_doubling_pays``), so a flat spectrum (a 2-D Poisson matrix) stops at the
+      first sketch, a fast-decaying one grows until it is captured.
+
+    With ``mu = 0`` the first sketch has ``ZERO_MU_INITIAL_RANK`` columns unless
+    ``initial_rank`` is given.
 
     Returns the :class:`NystromApprox` (all ``ℓ`` columns kept).
     """
     n = op.shape[0]
-    tol = ADAPTIVE_TOL if tol is None else tol
-    if max_rank is None:
-        max_rank = min(n, DEFAULT_MAX_RANK)
-    ell = min(initial_rank or DEFAULT_INITIAL_RANK, max_rank)
+    mu = check_nonnegative(mu, "mu")
+    tol = ADAPTIVE_TOL if tol is None else check_positive(tol, "tol")
+    max_rank = min(n, DEFAULT_MAX_RANK) if max_rank is None else check_positive_int(
+        max_rank, "max_rank", upper=n, upper_name="the dimension of A")
+    if initial_rank is None:
+        initial_rank = DEFAULT_INITIAL_RANK if mu > 0 else ZERO_MU_INITIAL_RANK
+    ell = min(check_positive_int(initial_rank, "initial_rank"), max_rank)
     rng = _backend.check_random_state(random_state)
-    eps = xp.finfo(dtype).eps
+    eps = float(xp.finfo(dtype).eps)
+    noise = op.noise_level
     Omega, Y = _sketch(op, ell, xp, dtype, device, rng)
-    B, nu = _nystrom_factor(Omega, Y, xp)
+    B, nu, scale = _nystrom_factor(Omega, Y, xp, mu=mu, noise=noise)
     while ell < max_rank:
         # Only the eigenvalues decide whether to grow; the vectors are computed once, last.
-        _, lam = _eigenpairs(xp, B, nu, vectors=False)
+        _, lam = _eigenpairs(xp, B, nu, scale, vectors=False)
         if lam.shape[0] == 0:
             break
-        scale = mu if mu > 0 else math.sqrt(eps) * _backend.to_float(lam[0])
-        if _backend.to_float(lam[-1]) <= tol * scale:
-            break
+        last = _backend.to_float(lam[-1])
+        if mu > 0:
+            if last <= tol * mu:
+                break
+        else:
+            first = _backend.to_float(lam[0])
+            if last <= tol * math.sqrt(eps) * first:
+                break  # captured, or rounding level (numerical rank reached)
+            if not _doubling_pays(lam, ell, n, min(ell, max_rank - ell)):
+                break  # a bigger sketch would cost more products than CG would save
         Omega, Y = _sketch(op, min(ell, max_rank - ell), xp, dtype, device, rng, Omega, Y)
         ell = Omega.shape[1]
-        B, nu = _nystrom_factor(Omega, Y, xp)
-    U, lam = _eigenpairs(xp, B, nu)
-    return NystromApprox(U, lam, ell, nu)
+        B, nu, scale = _nystrom_factor(Omega, Y, xp, mu=mu, noise=noise)
+    U, lam = _eigenpairs(xp, B, nu, scale)
+    return NystromApprox(U, lam, ell, nu * scale)
 
 
 class NystromPreconditioner:
@@ -290,7 +405,16 @@ class NystromPreconditioner:
     approx : NystromApprox
         Approximation of ``A``.
     mu : float
-        Regularisation ``μ >= 0``. With ``μ = 0`` eigenpairs with ``λ̂ = 0`` are dropped.
+        Regularisation ``μ >= 0``. With ``μ = 0`` eigenpairs with ``λ̂ <= r·eps·λ̂_1`` (below
+        the numerical rank) are dropped, so a consistent singular system stays solvable.
+
+    Raises
+    ------
+    TypeError
+        If ``approx`` is not a :class:`NystromApprox`.
+    ValueError
+        If ``mu`` is negative or not finite (``NystromApprox`` itself rejects eigenvalues
+        that are negative, NaN, unsorted or not one per column of ``U``).
 
     Examples
     --------
@@ -312,7 +436,11 @@ class NystromPreconditioner:
         U, lam = approx.U, approx.eigvals
         xp = _backend.array_namespace(U)
         if mu == 0 and lam.shape[0]:
-            k = _count(xp, lam > 0)  # eigenvalues descend: the positive ones lead
+            # Keep the numerical rank only: P⁻¹ scales U's span by λ̂_ℓ/λ̂_i, so one spurious
+            # λ̂_ℓ ≈ 0 (a sketch larger than the rank of a singular A) would collapse it.
+            # Eigenvalues descend: the kept ones lead.
+            floor = lam.shape[0] * float(xp.finfo(lam.dtype).eps) * _backend.to_float(lam[0])
+            k = _count(xp, lam > floor)
             U, lam = U[:, :k], lam[:k]
         self.U = U
         self.eigvals = lam
