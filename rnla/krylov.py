@@ -80,7 +80,10 @@ class SolveResult:
 
 
 def _check_real_dtype(A, name):
-    """``ValueError`` naming ``name`` if ``A`` declares a complex (or other non-real) dtype."""
+    """``ValueError`` naming ``name`` if ``A`` is empty or declares a complex (or other non-real) dtype."""
+    shape = getattr(A, "shape", None)
+    if isinstance(shape, tuple) and 0 in shape:
+        raise ValueError(f"{name} must not be empty, got shape {shape}")
     dtype = getattr(A, "dtype", None)
     if dtype is None:
         return
@@ -100,16 +103,22 @@ def _prepare(A, b, x0, name_b="b"):
     _check_real_dtype(A, "A")
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
+    x0_keyword = None
     if isinstance(x0, str):
         if x0 != "Mb":
             raise ValueError(f"x0 must be an array, None or 'Mb', got {x0!r}")
+        x0_keyword = x0
     for value, name in ((b, name_b), (x0, "x0")):
-        if value is not None and not isinstance(value, str) and getattr(value, "ndim", None) is None:
+        if value is not None and value is not x0_keyword and getattr(value, "ndim", None) is None:
             raise TypeError(f"{name} must be an array, got {type(value).__name__}")
     xp = _backend.array_namespace(b)
     if op.xp is not None and op.xp is not xp:
         raise TypeError(f"{name_b} is a {xp.__name__} array but A is a {op.xp.__name__} operator: "
                         "put both on the same backend")
+    for value, name in ((b, name_b), (x0, "x0")):
+        if getattr(value, "ndim", None) in (1, 2) and value.shape[0] != n:
+            raise ValueError(f"{name} must have shape ({n},) to match A of shape {op.shape}, "
+                             f"got {tuple(value.shape)}")
     b = check_vector(xp, b, n, name_b)
     dtype = _backend.float_dtype(xp, op.dtype, b.dtype)
     b = xp.astype(b, dtype)

@@ -1187,3 +1187,23 @@ def test_infinite_tolerances_accepted(small_problem, solver):
             x, info, res = nystrom_pcg(A, b, 1e-3, x0=x0, random_state=0, full_output=True, **kw)
         assert info == 0 and res.iterations == 0
         np.testing.assert_array_equal(x, x0)
+
+
+@pytest.mark.parametrize("solver", ["pcg", "nystrom_pcg"])
+def test_malformed_operator_or_rhs_names_the_argument(small_problem, solver):
+    A, b = small_problem
+
+    def call(A_, b_, **kw):
+        return pcg(A_, b_, **kw) if solver == "pcg" else nystrom_pcg(A_, b_, 1e-3, **kw)
+
+    with pytest.raises(ValueError, match=r"^A must not be empty"):
+        call(np.zeros((0, 0)), b)
+    with pytest.raises(ValueError, match=r"^b must have shape \(9,\) to match A"):
+        call(A[:9, :9], b)
+    with pytest.raises(ValueError, match=r"^x0 must have shape \(10,\) to match A"):
+        call(A, b, x0=np.ones(4))
+    with pytest.raises(TypeError, match=r"^b must be an array"):
+        call(A, "abc")
+    if solver == "pcg":
+        with pytest.raises(ValueError, match=r"^M must not be empty"):
+            pcg(A, b, M=np.zeros((0, 0)))
