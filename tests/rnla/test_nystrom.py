@@ -734,3 +734,83 @@ def test_property_dominated_and_descending(n, dtype, kind, rate, rank_frac, over
     assert np.all(eig >= 0)
     assert np.all(np.diff(eig) <= 0)
     assert min_eig_of_gap(A, approx) >= -dominance_tol(approx, A)
+
+
+# --- issue 13: argument validation of the public classes and of nystrom ----------------------
+
+def _basis(n=10, r=3, seed=0):
+    return np.linalg.qr(np.random.default_rng(seed).standard_normal((n, r)))[0]
+
+
+@pytest.mark.parametrize(("eigvals", "message"), [
+    (np.array([1.0, -1.0, 0.5]), r"^eigvals must be non-negative"),
+    (np.array([1.0, 2.0]), r"^eigvals must have one entry per column of U \(3\), got 2"),
+    (np.array([np.nan, 1.0, 1.0]), r"^eigvals contains NaN or infinity"),
+    (np.array([np.inf, 1.0, 1.0]), r"^eigvals contains NaN or infinity"),
+    (np.array([1.0, 2.0, 0.5]), r"^eigvals must be in descending order"),
+    (np.array([1.0, 0.5, 0.1]) + 1j, r"^eigvals must hold real numbers"),
+    (np.ones((3, 1)), r"^eigvals must be a 1-D array"),
+])
+def test_nystrom_approx_rejects_bad_eigenvalues(eigvals, message):
+    with pytest.raises(ValueError, match=message):
+        NystromApprox(_basis(), eigvals, 3)
+
+
+@pytest.mark.parametrize(("U", "message"), [
+    (np.ones(10), r"^U must be a 2-D array"),
+    (np.full((10, 3), np.nan), r"^U contains NaN or infinity"),
+    (np.ones((10, 3)) * 1j, r"^U must hold real numbers"),
+])
+def test_nystrom_approx_rejects_bad_basis(U, message):
+    with pytest.raises(ValueError, match=message):
+        NystromApprox(U, np.array([3.0, 2.0, 1.0]), 3)
+
+
+@pytest.mark.parametrize("mu", [-1e-3, np.nan, np.inf])
+def test_preconditioner_rejects_bad_mu(mu):
+    approx = NystromApprox(_basis(), np.array([3.0, 2.0, 1.0]), 3)
+    with pytest.raises(ValueError, match=r"^mu must be"):
+        NystromPreconditioner(approx, mu)
+
+
+def test_preconditioner_from_valid_approx_matches_formula():
+    U, lam, mu = _basis(), np.array([3.0, 2.0, 1.0]), 0.1
+    P = NystromPreconditioner(NystromApprox(U, lam, 3), mu)
+    dense = (lam[-1] + mu) * (U / (lam + mu)) @ U.T + np.eye(10) - U @ U.T
+    v = np.arange(10.0)
+    np.testing.assert_allclose(P @ v, dense @ v, rtol=1e-13)
+
+
+def test_preconditioner_mu0_drops_rounding_level_eigenvalues():
+    # A user approximation with a rounding-level trailing eigenvalue: keeping it would scale
+    # U's span by 1e-20 and collapse P⁻¹ (the nystrom_pcg breakdown on singular systems).
+    U = _basis()
+    P = NystromPreconditioner(NystromApprox(U, np.array([3.0, 1.0, 1e-20]), 3), 0.0)
+    assert P.rank == 2
+    v = U[:, 0]
+    np.testing.assert_allclose(P @ v, v / 3.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    (dict(rank=2.0), TypeError, r"^rank must be an integer"),
+    (dict(rank="auto"), TypeError, r"^rank must be an integer"),
+    (dict(rank=0), ValueError, r"^rank must be >= 1"),
+    (dict(rank=9), ValueError, r"^rank=9 exceeds"),
+    (dict(rank=2, oversample=-1), ValueError, r"^oversample must be >= 0"),
+    (dict(rank=2, oversample=1.5), TypeError, r"^oversample must be an integer"),
+    (dict(rank=2, oversample=True), TypeError, r"^oversample must be an integer"),
+    (dict(rank=2, like=np.ones(3) * 1j), ValueError, r"^like must hold real numbers"),
+    (dict(rank=2, like=np.array(["a"])), ValueError, r"^like must hold real numbers"),
+])
+def test_nystrom_argument_errors_name_the_argument(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        nystrom(np.eye(8), **kwargs)
+
+
+@pytest.mark.parametrize(("A", "message"), [
+    (np.eye(4) * (1 + 1j), r"^A must hold real numbers"),
+    (np.array([["a", "b"], ["c", "d"]]), r"^A must hold real numbers"),
+])
+def test_nystrom_rejects_non_real_matrices(A, message):
+    with pytest.raises(ValueError, match=message):
+        nystrom(A, 1)
