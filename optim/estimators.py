@@ -141,7 +141,8 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         needs ``alpha > 0``.
     rank : 'auto' or int, default 'auto'
         Nyström sketch size. ``'auto'``: for PCG, grown by doubling until the smallest sketched
-        eigenvalue is below ``10 μ``; for the PROMISE solvers, their default (10).
+        eigenvalue is below ``10 μ``; for the PROMISE solvers, their default (10). Unused for
+        targets with ``alpha=0`` (plain CG).
     tol : float, default 1e-6
         Relative tolerance: stop when ``‖∇f(w)‖ <= tol ‖∇f(w₀)‖`` for the mean-scaled objective,
         which for PCG (``w₀ = 0``) is the relative residual of the normal equations, as with

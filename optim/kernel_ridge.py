@@ -88,7 +88,7 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         Kernel parameters, as in ``KernelRidge``.
     n_components : 'auto' or int, default 'auto'
         Rank of the Nyström preconditioner; ``'auto'`` grows it until the smallest sketched
-        eigenvalue of ``K`` is below ``10 alpha``.
+        eigenvalue of ``K`` is below ``10 alpha`` (unused for targets with ``alpha=0``).
     tol : float, default 1e-6
         Relative residual at which CG stops.
     max_iter : int, optional

@@ -236,6 +236,26 @@ def test_warm_start(n_classes):
     assert int(cold.n_iter_[0]) == n1
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("case", ["constant-features", "identical-rows", "two-weighted-rows"])
+def test_degenerate_data_that_sklearn_fits(case, n_classes):
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, n_classes, 20)
+    y[:n_classes] = np.arange(n_classes)
+    sw = None
+    if case == "constant-features":
+        X = np.full((20, 3), 2.5)
+    elif case == "identical-rows":
+        X = np.tile([[1.0, -2.0, 3.0]], (20, 1))
+    else:
+        X = rng.standard_normal((20, 3))
+        sw = np.zeros(20)
+        sw[:n_classes] = 1.0
+    o, r = est().fit(X, y, sample_weight=sw), ref().fit(X, y, sample_weight=sw)
+    close(o.coef_, r.coef_, rtol=1e-6)
+    close(o.intercept_, r.intercept_, rtol=1e-6)
+
+
 # --- errors ------------------------------------------------------------------------------------
 
 def test_inconsistent_input():
