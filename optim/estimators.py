@@ -11,7 +11,6 @@ sparse ``X``, ``sample_weight`` and float32 (kept float32), and run on CuPy arra
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
@@ -20,7 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
 from rnla import _backend
-from rnla._validation import check_option, check_positive
+from rnla._validation import check_option, check_real
 from rnla.operators import GramOperator, Operator
 
 from ._linear_base import (
@@ -410,9 +409,7 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         self
         """
         self._check_common_params()
-        C = self.C  # a positive finite number, or inf for no penalty
-        C = math.inf if isinstance(C, numbers.Real) and not isinstance(C, bool) and C == math.inf \
-            else check_positive(C, "C")
+        C = check_real(self.C, "C", low=0.0, low_open=True, allow_inf=True)  # > 0, or inf: no penalty
         solver = check_option(self.solver, "solver", LOGISTIC_SOLVERS)
         if solver == "sketchy_katyusha" and math.isinf(C):
             raise ValueError("solver='sketchy_katyusha' needs a strongly convex problem: C must be finite")

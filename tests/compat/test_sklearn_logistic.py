@@ -256,6 +256,23 @@ def test_degenerate_data_that_sklearn_fits(case, n_classes):
     close(o.intercept_, r.intercept_, rtol=1e-6)
 
 
+def test_convergence_warning_and_max_iter():
+    X, y = iris()
+    with pytest.warns(ConvergenceWarning, match="SketchyLogisticRegression"):
+        o = est(max_iter=1).fit(X, y)
+    assert int(o.n_iter_[0]) == 1
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_n_iter_bounded_by_max_iter(n_classes):
+    X, y = iris()
+    y = y if n_classes == 3 else (y == 1).astype(int)
+    for max_iter in (2, 5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            assert 1 <= int(est(max_iter=max_iter).fit(X, y).n_iter_[0]) <= max_iter
+
+
 # --- errors ------------------------------------------------------------------------------------
 
 def test_inconsistent_input():

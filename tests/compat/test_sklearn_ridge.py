@@ -6,9 +6,12 @@ what the iterative solvers of Ridge return and ``'cholesky'``/``'svd'`` do not o
 systems) or a closed form from NumPy. ``tol=1e-12`` makes the answers comparable to ~1e-10.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 
 from optim import SketchyRidge
@@ -323,3 +326,54 @@ def test_ridge_warm_start_same_answer():
     model.fit(X, y)
     close(model.coef_, first)
     assert model.n_iter_[0] <= 1
+
+
+# --- toy data, singular X, convergence, bad weights ------------------------------------------
+
+def test_toy_ridge_object():
+    X = np.array([[1.0], [2.0]])
+    y = np.array([1.0, 2.0])
+    ours = est(alpha=1.0, fit_intercept=False).fit(X, y)
+    close(ours.predict(np.array([[1.0], [2.0]])), Ridge(alpha=1.0, fit_intercept=False).fit(X, y).predict(X))
+    assert ours.predict(X).shape == (2,)
+    assert est().fit(X, np.c_[y, y]).predict(X).shape == (2, 2)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_ridge_singular(fit_intercept):
+    # A rank-deficient X with alpha > 0: the system is regular, any solver must agree.
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((6, 2)) @ rng.standard_normal((2, 10))
+    y = rng.standard_normal(6)
+    ref = Ridge(alpha=0.5, fit_intercept=fit_intercept, solver="cholesky").fit(X, y)
+    close(est(alpha=0.5, fit_intercept=fit_intercept).fit(X, y).coef_, ref.coef_)
+
+
+def test_ridge_sample_weight_scale_invariance():
+    # Scaling the weights by c is the same problem as dividing alpha by c.
+    X, y = data(20, 4)
+    sw = np.random.default_rng(8).uniform(0.5, 2.0, 20)
+    a = est(alpha=3.0).fit(X, y, sample_weight=10.0 * sw)
+    b = est(alpha=0.3).fit(X, y, sample_weight=sw)
+    close(a.coef_, b.coef_)
+    close(a.intercept_, b.intercept_)
+
+
+def test_ridge_convergence_fail():
+    X, y = data(30, 8)
+    with pytest.warns(ConvergenceWarning, match="SketchyRidge"):
+        est(alpha=1e-8, max_iter=1, rank=1).fit(X, y)
+
+
+def test_ridge_no_warning_when_converged():
+    X, y = data(30, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est(alpha=0.0).fit(X, y)
+
+
+@pytest.mark.parametrize("sw", [np.ones((20, 1)), np.ones((20, 2)), np.ones(19)], ids=["n1", "n2", "short"])
+def test_sample_weights_wrong_shape_raise(sw):
+    X, y = data(20, 4)
+    with pytest.raises(ValueError, match="sample_weight"):
+        est().fit(X, y, sample_weight=sw)
