@@ -244,6 +244,14 @@ def nystrom(A, rank, *, oversample=10, random_state=None, like=None):
     ``1 + rank/(ℓ − rank − 1)`` of the best rank-``rank`` error. If the Cholesky step fails
     (as it can in float32), an eigendecomposition of the core matrix replaces it.
 
+    The computation is scale-free: ``AΩ`` is divided by a power of two near its largest
+    entry before any norm or factorisation, so ``nystrom(s * A)`` has ``s`` times the
+    eigenvalues of ``nystrom(A)`` (same seed) for any ``s`` that keeps ``s * A`` finite and
+    normal, float32 included. Eigenvalues at or below the rounding level ``ν`` are returned
+    as 0 (beyond the numerical rank they are noise). An operator whose products are within
+    its :attr:`Operator.noise_level` (a centred Gram operator of constant features) is
+    numerically zero: it is accepted as symmetric PSD and gives zero eigenvalues.
+
     Parameters
     ----------
     A : array, sparse matrix, LinearOperator or (shape, matvec[, matmat])

@@ -510,3 +510,45 @@ def test_dask_arrays_are_refused_with_a_clear_error():
     X = da.ones((20, 4), chunks=(10, 4))
     with pytest.raises(TypeError, match="Dask arrays are not supported"):
         GramOperator(X)
+
+
+# --- issue 13: norms free of overflow and underflow; products in the data's dtype -----------
+
+@settings(max_examples=60, deadline=None)
+@given(exponent=st.integers(-300, 300), seed=st.integers(0, 2**16), shape=st.sampled_from([(5,), (4, 3)]))
+def test_scaled_norm_is_exact_over_the_whole_range(exponent, seed, shape):
+    x = np.random.default_rng(seed).standard_normal(shape)
+    xp = _backend.array_namespace(x)
+    s = 10.0 ** exponent
+    np.testing.assert_allclose(_backend.scaled_norm(xp, s * x), s * np.linalg.norm(x), rtol=1e-14)
+
+
+def test_scaled_norm_edge_cases():
+    xp = _backend.array_namespace(np.ones(1))
+    assert _backend.scaled_norm(xp, np.zeros(3)) == 0.0
+    assert _backend.scaled_norm(xp, np.zeros(0)) == 0.0
+    assert _backend.scaled_norm(xp, np.array([3e-310, 4e-310])) == pytest.approx(5e-310, rel=1e-9)
+    assert np.isnan(_backend.scaled_norm(xp, np.array([1.0, np.nan])))
+    assert _backend.scaled_norm(xp, np.array([1.0, np.inf])) == np.inf
+    f32 = np.array([3e35, 4e35], dtype=np.float32)
+    assert _backend.scaled_norm(xp, f32) == pytest.approx(5e35, rel=1e-6)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("k", [None, 3])
+def test_transpose_matmul_computes_in_the_data_dtype(sparse, k):
+    import tracemalloc
+
+    X = np.random.default_rng(0).standard_normal((20000, 50)).astype(np.float32)
+    Xin = sp.csr_matrix(X) if sparse else X
+    r = np.random.default_rng(1).standard_normal(20000 if k is None else (20000, k))
+    tracemalloc.start()
+    try:
+        out = _backend.transpose_matmul(Xin, r)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 4  # no float64 copy of X
+    assert out.dtype == np.float64  # promoted like NumPy, computed in float32
+    np.testing.assert_allclose(out, X.T.astype(np.float64) @ r, rtol=1e-3, atol=1e-2)
+    assert _backend.transpose_matmul(Xin, r.astype(np.float32)).dtype == np.float32

@@ -703,3 +703,55 @@ def test_as_operator_and_check_symmetric_cupy(cupy):
     Bn[1, 1] = np.nan
     with pytest.raises(ValueError, match="A contains NaN or infinity"):
         as_operator(cupy.asarray(Bn))
+
+
+# --- issue 13: noise level, dtype policy, scale-free symmetry check --------------------------
+
+@pytest.mark.parametrize("fmt", ["dense", "csr_matrix"])
+def test_gram_noise_level_separates_rounding_noise_from_signal(fmt):
+    rng = np.random.default_rng(0)
+    X = np.tile(rng.standard_normal(6) * 10, (500, 1))  # identical rows: centring cancels all
+    G = GramOperator(make_X(fmt, X))
+    x_mean = X.mean(axis=0)
+    V = np.linalg.qr(rng.standard_normal((6, 6)))[0]
+    centred = G @ V - np.outer(x_mean, x_mean @ V)
+    assert np.linalg.norm(centred, axis=0).max() <= G.noise_level
+    # A genuine operator is far above it; the level scales with the data.
+    assert np.linalg.norm(G @ V, axis=0).min() > 1e6 * G.noise_level
+    assert GramOperator(make_X(fmt, 1e-100 * X)).noise_level == pytest.approx(1e-200 * G.noise_level)
+    assert Operator((2, 2), lambda V: V).noise_level is None
+    with pytest.raises(ValueError, match=r"^noise_level must be >= 0"):
+        Operator((2, 2), lambda V: V, noise_level=-1.0)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr_matrix"])
+def test_gram_float32_data_float64_block_is_computed_in_float32(fmt):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 5)).astype(np.float32)
+    G = GramOperator(make_X(fmt, X), weights=rng.random(40), mu=0.25)
+    V = rng.standard_normal((5, 3))
+    out = G @ V
+    assert out.dtype == np.float64
+    V32 = V.astype(np.float32)
+    np.testing.assert_allclose(out, (G @ V32).astype(np.float64) + 0.25 * (V - V32), rtol=1e-6)
+    assert (G @ V32).dtype == np.float32
+
+
+def test_sparse_gram_chunks_give_the_same_product():
+    rng = np.random.default_rng(2)
+    X = sp.random(300, 40, density=0.02, format="csr", random_state=3)
+    G = GramOperator(X, weights=rng.random(300), mu=0.5)
+    assert G._chunk < 100  # the block below is applied in several chunks
+    V = rng.standard_normal((40, 100))
+    ref = X.T @ (G.weights[:, None] * (X @ V)) / 300 + 0.5 * V
+    np.testing.assert_allclose(G @ V, ref, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("s", [1e-300, 1e300])
+def test_check_symmetric_atol_and_scale(s):
+    noise = 1e-17 * np.random.default_rng(0).standard_normal((4, 4))
+    with pytest.raises(ValueError, match=r"^A is not symmetric"):
+        check_symmetric(noise)
+    check_symmetric(noise, atol=1e-15)
+    with pytest.raises(ValueError, match=r"^A is not symmetric"):
+        check_symmetric(s * np.triu(np.ones((4, 4))))
