@@ -230,6 +230,37 @@ def _scale(xp, v):
     return m, v / xp.where(m > 0, m, xp.ones_like(m))
 
 
+def _dot(xp, u, v, safe_min):
+    """``uᵀv`` as ``(d, m_u, m_v)`` with ``uᵀv = d · m_u · m_v``, never under/overflowing.
+
+    The plain sum first (one reduction): if it is finite and at least ``safe_min`` in size, no
+    term overflowed and the terms that underflowed are negligible, so it is used as is
+    (``m_u = m_v = 1``). Otherwise (tiny or huge vectors, NaN, inf) ``u`` and ``v`` are divided
+    by their largest magnitudes before the products, as LAPACK's ``nrm2`` scales before
+    squaring; NaN or inf then show in ``m_u``, ``m_v`` or ``d``.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # judged below (NumPy only)
+        return _dot_parts(xp, u, v, safe_min)
+
+
+def _dot_parts(xp, u, v, safe_min):
+    (d,) = _host(xp, xp.sum(u * v))
+    if math.isfinite(d) and abs(d) >= safe_min:
+        return d, 1.0, 1.0
+    if u is v:
+        m, w = _scale(xp, u)
+        d, m = _host(xp, xp.sum(w * w), m)
+        return d, m, m
+    m_u, w_u = _scale(xp, u)
+    m_v, w_v = _scale(xp, v)
+    d, m_u, m_v = _host(xp, xp.sum(w_u * w_v), m_u, m_v)
+    return d, m_u, m_v
+
+
+def _finite(*values):
+    return all(math.isfinite(v) for v in values)
+
+
 def _check_product(out, name, n, xp, dtype):
     """The first product of an operator: shape ``(n,)`` and real content, else ``ValueError``."""
     shape = tuple(getattr(out, "shape", ()) or ())
@@ -247,10 +278,18 @@ def _check_product(out, name, n, xp, dtype):
 def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift=0.0):
     """The CG iteration on validated inputs; ``shift`` adds ``shift·I`` to ``op``.
 
-    Scale-free: vectors are divided by their largest magnitude before any sum of products, and
-    CG's scalars are formed as products of ratios, so nothing is squared unscaled.
+    Scale-free, so that nothing under- or overflows that the exact values would not:
+
+    - every inner product goes through :func:`_dot`, and CG's scalars are formed as products
+      of ratios of its parts;
+    - a right-hand side far from unit size is divided by a power of two near ``‖b‖`` (exact),
+      the system solved for ``x / σ`` and the result scaled back;
+    - the search direction is kept as ``d = p / ‖r‖``, so ``A d`` does not shrink with the
+      residual (``p`` alone makes ``A p`` underflow on a tiny ``A`` near convergence).
     """
     n = b.shape[0]
+    finfo = xp.finfo(dtype)
+    safe_min = float(finfo.smallest_normal) / float(finfo.eps)
     checked = {"A": False, "M": False}
 
     def product(name, f, v):
@@ -266,40 +305,50 @@ def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift
         out = product("A", op.matvec, v)
         return out + shift * v if shift else out
 
-    def norm_parts(v):
-        """``(max|v|, sum((v / max|v|)²))`` on the host; ``‖v‖ = m·sqrt(s)``."""
-        m, u = _scale(xp, v)
-        return _host(xp, m, xp.sum(u * u))
+    def norm(parts):
+        d, m, _ = parts
+        return math.sqrt(d) * m if d >= 0 else math.nan
 
-    mb, sb = norm_parts(b)
-    bnorm = mb * math.sqrt(sb)
+    bnorm = norm(_dot(xp, b, b, safe_min))
     history = []
     matvecs = 0
     if bnorm == 0.0:
         x = xp.zeros_like(b)
         return x, 0, SolveResult(0, _MESSAGES[0], 0, 0, [0.0])
     tol = max(atol, rtol * bnorm)
+    # Scale b to about unit norm when it is far from it (a power of two: exact).
+    exponent = math.frexp(bnorm)[1]
+    sigma = 1.0
+    if abs(exponent) > math.frexp(float(finfo.max))[1] // 4:  # 256 for float64, 32 for float32
+        sigma = math.ldexp(1.0, exponent)
+        b = b / sigma
+        tol = tol / sigma
+        if x0 is not None and not isinstance(x0, str):
+            x0 = x0 / sigma
+
+    def unscaled(v):
+        return v if sigma == 1.0 else v * sigma
+
     if x0 is None:
         x = xp.zeros_like(b)
         r = b
     else:
         if isinstance(x0, str):  # 'Mb'
-            x = b if M is None else product("M", M.matvec, b)
-            x = xp.asarray(x, copy=True)
+            x = xp.asarray(b if M is None else product("M", M.matvec, b), copy=True)
         else:
             x = x0
         r = b - apply(x)
         matvecs += 1
     info = maxiter
     iterations = 0
-    r_exact = True  # r is b - A x computed directly, not by recursion
-    prev = None  # (d_rz, m_r, m_z) of the previous iteration: rho = d_rz * m_r * m_z
-    p = None
+    r_exact = True  # r is b - A x computed directly, not by the recursion
+    prev = None  # (rᵀz as (d, m_r, m_z), ‖r‖) of the previous iteration
+    d = None  # the search direction p / ‖r‖
     while True:
-        m_r, s_r = norm_parts(r)
-        rnorm = m_r * math.sqrt(s_r)
-        history.append(rnorm)
-        if not math.isfinite(rnorm):
+        rr = _dot(xp, r, r, safe_min)
+        rnorm = norm(rr)
+        history.append(rnorm * sigma)
+        if not _finite(rnorm, *rr):
             info = -3
             break
         if (rnorm < tol or rnorm == 0.0) and not r_exact:
@@ -307,11 +356,11 @@ def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift
             r = b - apply(x)
             matvecs += 1
             r_exact = True
-            p, prev = None, None  # restart the directions from the true residual
-            m_r, s_r = norm_parts(r)
-            rnorm = m_r * math.sqrt(s_r)
-            history[-1] = rnorm
-            if not math.isfinite(rnorm):
+            d, prev = None, None  # if it fails, restart the directions from the true residual
+            rr = _dot(xp, r, r, safe_min)
+            rnorm = norm(rr)
+            history[-1] = rnorm * sigma
+            if not _finite(rnorm, *rr):
                 info = -3
                 break
         if rnorm < tol or rnorm == 0.0:
@@ -320,46 +369,46 @@ def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift
         if iterations >= maxiter:
             break
         if M is None:
-            z, m_z, d_rz = r, m_r, s_r
+            z, rz = r, rr
         else:
             z = product("M", M.matvec, r)
-            m_z, u_z = _scale(xp, z)
-            m_z, d_rz = _host(xp, m_z, xp.sum((r / m_r) * u_z))
-            if not (math.isfinite(m_z) and math.isfinite(d_rz)):
+            rz = _dot(xp, r, z, safe_min)
+            if not _finite(*rz):
                 info = -3
                 break
-        if d_rz <= 0 or m_z == 0:
+        if rz[0] <= 0 or rz[2] == 0:
             info = -2
             break
-        if p is None:
-            p = z
+        # p = z + β p₋ with β = rᵀz / r₋ᵀz₋, kept as d = p / ‖r‖.
+        if d is None:
+            d = z / rnorm
         else:
-            beta = (d_rz / prev[0]) * (m_r / prev[1]) * (m_z / prev[2])
-            p = z + beta * p
-        q = apply(p)
+            (rz_prev, rnorm_prev) = prev
+            gamma = (rz[0] / rz_prev[0]) * (rz[1] / rz_prev[1]) * (rz[2] / rz_prev[2]) * (rnorm_prev / rnorm)
+            d = z / rnorm + gamma * d
+        q = apply(d)
         matvecs += 1
-        m_p, u_p = _scale(xp, p)
-        m_q, u_q = _scale(xp, q)
-        m_p, m_q, d_pq = _host(xp, m_p, m_q, xp.sum(u_p * u_q))
-        if not (math.isfinite(m_p) and math.isfinite(m_q) and math.isfinite(d_pq)):
+        dq = _dot(xp, d, q, safe_min)
+        if not _finite(*dq):
             info = -3
             break
-        if d_pq <= 0 or m_q == 0:
+        if dq[0] <= 0 or dq[1] == 0 or dq[2] == 0:
             info = -1
             break
-        alpha = (d_rz / d_pq) * (m_r / m_p) * (m_z / m_q)
+        # α p = (rᵀz / pᵀA p) p = (rᵀz / (‖r‖ dᵀA d)) d
+        alpha = (rz[0] / dq[0]) * (rz[1] / dq[1]) * (rz[2] / dq[2]) / rnorm
         if not math.isfinite(alpha):
             info = -3
             break
-        x = x + alpha * p
+        x = x + alpha * d
         r = r - alpha * q
         r_exact = False
-        prev = (d_rz, m_r, m_z)
+        prev = (rz, rnorm)
         iterations += 1
         if callback is not None:
-            callback(x)
+            callback(unscaled(x))
     message = _MESSAGES.get(info, f"not converged within maxiter={maxiter} iterations")
-    return x, info, SolveResult(info, message, iterations, matvecs, history)
+    return unscaled(x), info, SolveResult(info, message, iterations, matvecs, history)
 
 
 def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxiter=None,
