@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _report
 from _report import machine, markdown_table, timed_fit, write_section
 from problems import make_l2, make_r2
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
@@ -105,6 +106,8 @@ def run(key, description, X, y, ours, peers, attr, repeats):
             times = []
             for _ in range(repeats):
                 times.append(timed_fit(est, X_tr, y_tr))
+                if times[-1] > _report.NO_REPEAT_AFTER:
+                    break
         fitted.append(est)
         rows.append([name, float(np.median(times)), est.score(X_te, y_te),
                      int(np.max(np.asarray(getattr(est, "n_iter_", [0]) or [0])))])
@@ -120,7 +123,8 @@ def run(key, description, X, y, ours, peers, attr, repeats):
 def report(results, repeats, quick):
     parts = ["## Estimators against scikit-learn (`benchmarks/estimators.py`)", "",
              f"Machine: {machine()}. Each problem is split 75/25 (seed 0); fit times are medians of "
-             f"{repeats} fit{'s' if repeats > 1 else ''} on the training part, scores on the held-out part "
+             f"{repeats} fit{'s' if repeats > 1 else ''} (a fit longer than {_report.NO_REPEAT_AFTER:g} s is "
+             "not repeated) on the training part, scores on the held-out part "
              "(R² for regression, accuracy for classification); defaults everywhere except where the "
              "description says otherwise. 'time / ours' > 1 means the peer is slower. 'coef. diff' is the "
              "relative difference of `coef_` (or `dual_coef_`) to the first scikit-learn peer's."
@@ -135,9 +139,11 @@ def report(results, repeats, quick):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="smaller R2/L2/kernel problems, one fit each")
+    parser.add_argument("--quick", action="store_true", help="smaller R2/L2/kernel problems")
     args = parser.parse_args(argv)
-    repeats = 1 if args.quick else args.repeats
+    repeats = args.repeats
+    if args.quick:
+        _report.NO_REPEAT_AFTER = 3.0  # a fit slower than that runs once
     t0 = time.perf_counter()
     results = [run(*p, repeats) for p in problems(args.quick)]
     report(results, repeats, args.quick)

@@ -40,7 +40,7 @@ SCHEDULES = {
 }
 
 #: Default caps (seconds): per Sketchy run, and per scikit-learn schedule / unpreconditioned run.
-BUDGETS = {"L1": (60.0, 120.0), "L2": (60.0, 120.0), "Q1": (30.0, 60.0), "L1s": (10.0, 15.0)}
+BUDGETS = {"L1": (60.0, 120.0), "L2": (60.0, 120.0), "Q1": (30.0, 60.0), "L1s": (5.0, 8.0)}
 
 PROBLEMS = {
     "L1": ("logistic", make_l1, "X 100000×500 N(0,1), column j scaled by 3/j (seed 1); labels "
@@ -48,7 +48,7 @@ PROBLEMS = {
     "L2": ("logistic", make_l2, "2000 random features sqrt(2/2000)·cos(Z W + c) of Z 50000×10 N(0,1) "
            "(seed 2), W ~ N(0, 1/16); labels sign(sin(ΣZ) + 0.3ε); reg = 1e-5"),
     "Q1": ("ridge", make_r2, "ridge on R2: 8000 random features of Z 20000×8 (seed 1), reg = 1e-6"),
-    "L1s": ("logistic", lambda: make_l1(20000, 200), "L1's construction at 20000×200 (the quick report)"),
+    "L1s": ("logistic", lambda: make_l1(10000, 200), "L1's construction at 10000×200 (the quick report)"),
 }
 
 
@@ -258,7 +258,7 @@ def main(argv=None):
     parser.add_argument("--problems", nargs="+", default=["L1", "L2", "Q1"], choices=list(PROBLEMS))
     parser.add_argument("--budget", type=float, default=None, help="seconds per Sketchy run")
     parser.add_argument("--peer-budget", type=float, default=None, help="seconds per peer schedule")
-    parser.add_argument("--quick", action="store_true", help="L1s (20000×200) only, short budgets")
+    parser.add_argument("--quick", action="store_true", help="L1s (10000×200) only, short budgets")
     args = parser.parse_args(argv)
     if args.quick:
         args.problems = ["L1s"]

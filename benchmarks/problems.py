@@ -21,20 +21,21 @@ def make_r2(n=20000, d=8000):
     return X, y, 1e-6
 
 
-def make_s1(n=20000):
+def make_s1(n=20000, density=5e-4):
     """S1: sparse SPD A = BᵀB + diag(d), B = scipy.sparse.random(n, n, density=5e-4, seed 0), d ~ U(0, 1).
 
     B has about 10 nonzeros per row with values uniform on [0, 1); d is drawn by
-    ``numpy.random.default_rng(0)``.
+    ``numpy.random.default_rng(0)``. The quick report's variant is ``make_s1(5000, 2e-3)`` (the same
+    10 nonzeros per row).
     """
-    B = sp.random(n, n, density=5e-4, random_state=0, format="csr")
+    B = sp.random(n, n, density=density, random_state=0, format="csr")
     d = np.random.default_rng(0).uniform(0.0, 1.0, n)
     return (B.T @ B + sp.diags(d)).tocsr()
 
 
 PROBLEMS = {"R1": make_r1, "R2": make_r2,
             # The quick report's small variants (rnla bench --quick): same construction, smaller sizes.
-            "R1s": lambda: make_r1(5000, 1000), "R2s": lambda: make_r2(5000, 2000)}
+            "R1s": lambda: make_r1(4000, 800), "R2s": lambda: make_r2(4000, 1600)}
 
 
 def _sigmoid(z):

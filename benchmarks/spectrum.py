@@ -100,17 +100,23 @@ def e1_problem(name, apply_block, n, reference, seeds):
     return rows
 
 
-def run_e1(seeds):
-    A = make_s1()
+#: E1's problems: (S1 size n, S1 density, R1 rows, R1 columns); the quick run uses S1's construction at
+#: n = 5000 with the same 10 nonzeros per row of B, and R1's at 5000×1000 (the R1s of ridge_pcg).
+E1_SIZES = {"full": (20000, 5e-4, 20000, 2000), "quick": (5000, 2e-3, 5000, 1000)}
+
+
+def run_e1(seeds, quick=False):
+    n_s1, density, n_r1, d_r1 = E1_SIZES["quick" if quick else "full"]
+    A = make_s1(n_s1, density) if quick else make_s1()
     n = A.shape[0]
     ref = np.sort(spla.eigsh(A, k=K, which="LA", tol=0, ncv=60, v0=np.ones(n), return_eigenvectors=False))
     rows = e1_problem("S1", lambda V: A @ V, n, ref, seeds)
-    X, _, _ = make_r1()
+    X, _, _ = make_r1(n_r1, d_r1) if quick else make_r1()
     H = rnla.GramOperator(X)
     lam = 1.0 / np.arange(1, X.shape[1] + 1) ** 2
     rows += e1_problem("R1 Gram", H.matmat, X.shape[1], np.sort(lam[:K]), seeds)
     t_mv = timed(lambda: A @ np.ones(n), 20)[0], timed(lambda: H.matvec(np.ones(X.shape[1])), 5)[0]
-    return dict(rows=rows, t_mv=t_mv, nnz=A.nnz, seeds=seeds)
+    return dict(rows=rows, t_mv=t_mv, nnz=A.nnz, seeds=seeds, sizes=(n_s1, density, n_r1, d_r1), quick=quick)
 
 
 # ---------------------------------------------------------------------------------------- E2
@@ -273,12 +279,16 @@ def e1_section(e1):
                          f"(target no more: {'met' if ok_mv else 'missed'}); time {ratio:.2f}× ARPACK's "
                          f"(target ≤ 1.5×: {'met' if ratio <= 1.5 else 'missed'}).")
     t_s1, t_r1 = e1["t_mv"]
+    n_s1, density, n_r1, d_r1 = e1.get("sizes", E1_SIZES["full"])
+    variant = " (quick run: S1 and R1 built the same way at smaller sizes)" if e1.get("quick") else ""
     return [
-        "### E1: top-10 eigenpairs (which='LA')",
+        f"### E1: top-10 eigenpairs (which='LA'){variant}",
         "",
-        f"**S1**: A = BᵀB + diag(d), B = `scipy.sparse.random(20000, 20000, density=5e-4, random_state=0)` "
+        f"**S1**: A = BᵀB + diag(d), B = `scipy.sparse.random({n_s1}, {n_s1}, density={density:g}, "
+        "random_state=0)` "
         f"(values U[0, 1)), d ~ U(0, 1) from `default_rng(0)`; nnz(A) = {e1['nnz']}, one product "
-        f"{t_s1 * 1e3:.1f} ms. **R1 Gram**: XᵀX/n of the R1 data (X 20000×2000, eigenvalues exactly 1/i²) "
+        f"{t_s1 * 1e3:.1f} ms. **R1 Gram**: XᵀX/n of the R1 data (X {n_r1}×{d_r1}, eigenvalues exactly "
+        "1/i²) "
         f"applied as `rnla.GramOperator` (never formed), one product {t_r1 * 1e3:.0f} ms. "
         "All solvers see the same counting `LinearOperator`; ARPACK and rnla use their default basis size "
         f"(ncv = 21) and, for each of {e1['seeds']} seeds, the same random start vector; LOBPCG gets a "
@@ -367,12 +377,13 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="timed runs per E2 configuration")
     p.add_argument("--seeds", type=int, default=10, help="seeds for E2 (E3 uses twice as many)")
     p.add_argument("--e1-seeds", type=int, default=5, help="random starts per solver in E1")
-    p.add_argument("--quick", action="store_true", help="E1 only, one random start")
+    p.add_argument("--quick", action="store_true",
+                   help="E1 only, on S1 (5000, 10 nonzeros per row of B) and R1 (5000×1000), 3 random starts")
     args = p.parse_args(argv)
     if args.quick:
-        args.parts, args.e1_seeds = ["E1"], 1
+        args.parts, args.e1_seeds = ["E1"], 3
     t0 = time.perf_counter()
-    e1 = run_e1(args.e1_seeds) if "E1" in args.parts else None
+    e1 = run_e1(args.e1_seeds, quick=args.quick) if "E1" in args.parts else None
     e2 = run_e2(args.seeds, args.repeats) if "E2" in args.parts else None
     e3 = run_e3(2 * args.seeds) if "E3" in args.parts else None
     report(e1, e2, e3, argv)
