@@ -148,9 +148,11 @@ def pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
       rule. When the recursively updated residual meets it, the true one is recomputed (one
       more product with ``A``); if it does not meet it (the recursion drifts on ill-conditioned
       systems), CG restarts from the true residual and goes on within ``maxiter``;
-    - every norm and inner product is scaled before squaring, so results do not depend on the
-      scale of ``b``, ``A`` or ``M`` anywhere in the floating range (``A x = s b`` gives ``s x``
-      with the same iterations);
+    - norms and inner products are scaled before squaring whenever the plain sum would under-
+      or overflow (as LAPACK's ``nrm2``), ``b`` far from unit size is rescaled by a power of two
+      and the search direction is kept at the size of ``M``: results do not depend on the scale
+      of ``b``, ``A`` or ``M`` anywhere in the floating range of the dtype (``A x = s b`` gives
+      ``s x`` with the same iterations) as long as ``x`` itself is representable;
     - the residual is also tested after the last iteration;
     - breakdowns and NaN are reported in ``info`` instead of returning NaN, and a product of
       ``A`` or ``M`` of the wrong shape or kind raises a ``ValueError``.
