@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
-from ._validation import check_array, check_nonnegative, check_positive, check_positive_int
+from ._validation import check_array, check_nonnegative, check_option, check_positive, check_positive_int
 from .operators import Operator, as_operator
 from .sketch import orthonormal_sketch
 
@@ -342,24 +342,26 @@ def _doubling_pays(lam, ell: int, n: int, cost: int) -> bool:
 
 
 def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_rank=None,
-                     max_rank=None, tol=None):
+                     max_rank=None, tol=None, stop="rank"):
     """Nyström sketch grown by doubling until it is good enough or ``ℓ = max_rank``.
 
     Earlier columns of the test matrix and their products are reused: each doubling costs
     only the new columns. With ``mu > 0`` the sketch grows until ``λ̂_ℓ ≤ tol · μ`` (the
     preconditioned condition number is then about ``tol``). With ``mu = 0`` that rule can
-    never hold, and the condition number ``λ̂_ℓ / λ_min`` is not known; the sketch stops
-    growing when
+    never hold; the sketch stops growing when
 
     - the spectrum is captured: ``λ̂_ℓ ≤ tol · sqrt(eps) · λ̂_1``, or ``λ̂_ℓ`` is at rounding
-      level (a low-rank or singular ``A``), or
-    - a doubling would cost more products than CG would save: the decay of the sketched
-      spectrum from ``λ̂_{ℓ/2}`` to ``λ̂_ℓ`` predicts the condition number and CG's iteration
-      count (see ``_doubling_pays``), so a flat spectrum (a 2-D Poisson matrix) stops at the
-      first sketch, a fast-decaying one grows until it is captured.
+      level (a low-rank or singular ``A``: the numerical rank is revealed), or
+    - only with ``stop='cost'`` (for a preconditioner: the condition number ``λ̂_ℓ / λ_min``
+      is not known, and growing to the numerical rank can cost far more than CG): a doubling
+      would cost more products than CG would save. The decay of the sketched spectrum from
+      ``λ̂_{ℓ/2}`` to ``λ̂_ℓ`` predicts the condition number and CG's iteration count (see
+      ``_doubling_pays``): a flat spectrum (a 2-D Poisson matrix) stops at the first sketch,
+      a fast-decaying one grows until it is captured.
 
-    With ``mu = 0`` the first sketch has ``ZERO_MU_INITIAL_RANK`` columns unless
-    ``initial_rank`` is given.
+    With ``mu = 0`` and ``stop='cost'`` the first sketch has ``ZERO_MU_INITIAL_RANK`` columns
+    unless ``initial_rank`` is given. ``stop='rank'`` (the default) keeps growing until the
+    numerical rank is revealed or ``max_rank``, as :func:`rnla.effective_dimension` needs.
 
     Returns the :class:`NystromApprox` (all ``ℓ`` columns kept).
     """
@@ -368,8 +370,9 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
     tol = ADAPTIVE_TOL if tol is None else check_positive(tol, "tol")
     max_rank = min(n, DEFAULT_MAX_RANK) if max_rank is None else check_positive_int(
         max_rank, "max_rank", upper=n, upper_name="the dimension of A")
+    cost_rule = check_option(stop, "stop", ("rank", "cost")) == "cost" and mu == 0
     if initial_rank is None:
-        initial_rank = DEFAULT_INITIAL_RANK if mu > 0 else ZERO_MU_INITIAL_RANK
+        initial_rank = ZERO_MU_INITIAL_RANK if cost_rule else DEFAULT_INITIAL_RANK
     ell = min(check_positive_int(initial_rank, "initial_rank"), max_rank)
     rng = _backend.check_random_state(random_state)
     eps = float(xp.finfo(dtype).eps)
@@ -389,7 +392,7 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
             first = _backend.to_float(lam[0])
             if last <= tol * math.sqrt(eps) * first:
                 break  # captured, or rounding level (numerical rank reached)
-            if not _doubling_pays(lam, ell, n, min(ell, max_rank - ell)):
+            if cost_rule and not _doubling_pays(lam, ell, n, min(ell, max_rank - ell)):
                 break  # a bigger sketch would cost more products than CG would save
         Omega, Y = _sketch(op, min(ell, max_rank - ell), xp, dtype, device, rng, Omega, Y)
         ell = Omega.shape[1]

@@ -15,14 +15,16 @@ from hypothesis import strategies as st
 
 import rnla
 from rnla import GramOperator, NystromPreconditioner, Operator, as_operator, nystrom
+from rnla._backend import array_namespace
+from rnla.nystrom import adaptive_nystrom
 from rnla.operators import check_symmetric
 
 
-def _psd(n, rank, seed, dtype=np.float64):
+def _psd(n, rank, seed, dtype=np.float64, low=0.1):
     rng = np.random.default_rng(seed)
     Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
     lam = np.zeros(n)
-    lam[:rank] = np.geomspace(10.0, 0.1, rank)
+    lam[:rank] = np.geomspace(10.0, low, rank)
     return ((Q * lam) @ Q.T).astype(dtype)
 
 
@@ -176,16 +178,30 @@ def _poisson2d(m):
     return (sp.kron(T, sp.eye(m)) + sp.kron(sp.eye(m), T)).tocsr()
 
 
+def _nystrom_pcg_mu0(A, b):
+    """What ``nystrom_pcg(A, b, 0.0)`` does with ``rank='auto'`` and the cost rule: the
+    adaptive sketch, the preconditioner, PCG; returns ``(x, info, rank, total matvecs)``."""
+    op = as_operator(A)
+    approx = adaptive_nystrom(op, 0.0, xp=array_namespace(b), dtype=b.dtype, device=None,
+                              random_state=0, stop="cost")
+    x, info, res = rnla.pcg(A, b, M=NystromPreconditioner(approx, 0.0), full_output=True)
+    return x, info, approx.rank, approx.sketch_size + res.matvecs
+
+
 @pytest.mark.parametrize("m", [32, 48])
 def test_auto_rank_mu0_on_poisson2d_costs_about_what_pcg_costs(m):
     A = _poisson2d(m)
     b = np.random.default_rng(m).standard_normal(m * m)
     _, info_pcg, res_pcg = rnla.pcg(A, b, full_output=True)
-    x, info, res = rnla.nystrom_pcg(A, b, 0.0, full_output=True, random_state=0)
+    x, info, rank, matvecs = _nystrom_pcg_mu0(A, b)
     assert info == info_pcg == 0
-    assert res.rank <= 32
-    assert res.matvecs <= 1.5 * res_pcg.matvecs
+    assert rank <= 32
+    assert matvecs <= 1.5 * res_pcg.matvecs
     assert np.linalg.norm(A @ x - b) <= 1e-5 * np.linalg.norm(b)
+    # The rank-revealing rule (the default, for effective_dimension) grows much further.
+    full = adaptive_nystrom(as_operator(A), 0.0, xp=array_namespace(b), dtype=b.dtype, device=None,
+                            random_state=0, max_rank=256)
+    assert full.rank == 256
 
 
 def test_auto_rank_mu0_still_grows_on_fast_decay():
@@ -197,10 +213,21 @@ def test_auto_rank_mu0_still_grows_on_fast_decay():
     A = (Q / np.arange(1, n + 1) ** 2) @ Q.T
     b = rng.standard_normal(n)
     _, _, res_pcg = rnla.pcg(A, b, full_output=True)
-    _, info, res = rnla.nystrom_pcg(A, b, 0.0, full_output=True, random_state=0)
+    _, info, rank, matvecs = _nystrom_pcg_mu0(A, b)
     assert info == 0
-    assert 32 <= res.rank < n
-    assert res.matvecs < 0.6 * res_pcg.matvecs
+    assert 32 <= rank < n
+    assert matvecs < 0.6 * res_pcg.matvecs
+
+
+def test_cost_rule_stops_when_the_spectrum_is_captured():
+    # Low rank (30), fast decay and mu = 0: the sketch pays until it reveals the rank, then stops.
+    A = _psd(200, 30, 9, low=1e-6)
+    approx = adaptive_nystrom(as_operator(A), 0.0, xp=array_namespace(A), dtype=A.dtype, device=None,
+                              random_state=0, stop="cost", initial_rank=8)
+    assert approx.sketch_size in (32, 64)
+    assert int(np.sum(approx.eigvals > 0)) == 30
+    with pytest.raises(ValueError, match=r"^stop must be one of"):
+        adaptive_nystrom(as_operator(A), 0.0, xp=array_namespace(A), dtype=A.dtype, device=None, stop="x")
 
 
 # --- 6, 7. products never copy the data -----------------------------------------------------
