@@ -8,13 +8,19 @@ Tropp and Udell (arXiv:2110.02820, eq. 5.3).
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _backend
-from ._validation import check_array, check_nonnegative, check_option, check_positive, check_positive_int
+from ._validation import (
+    check_array,
+    check_nonnegative,
+    check_nonnegative_int,
+    check_option,
+    check_positive,
+    check_positive_int,
+)
 from .operators import Operator, as_operator
 from .sketch import orthonormal_sketch
 
@@ -81,7 +87,7 @@ class NystromApprox:
                 raise ValueError("eigvals must be non-negative")
             if r > 1 and bool(xp.any(self.eigvals[1:] > self.eigvals[:-1])):
                 raise ValueError("eigvals must be in descending order")
-        self.sketch_size = _check_nonnegative_int(self.sketch_size, "sketch_size")
+        self.sketch_size = check_nonnegative_int(self.sketch_size, "sketch_size")
         self.shift = check_nonnegative(self.shift, "shift")
 
     @property
@@ -289,7 +295,7 @@ def nystrom(A, rank, *, oversample=10, random_state=None, like=None):
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
     rank = check_positive_int(rank, "rank", upper=n, upper_name="the dimension of A")
-    oversample = _check_nonnegative_int(oversample, "oversample")
+    oversample = check_nonnegative_int(oversample, "oversample")
     if like is not None:
         like = check_array(like, "like", allow_empty=True, finite=False)
     xp, dtype, device = _resolve(op, like)
@@ -300,15 +306,6 @@ def nystrom(A, rank, *, oversample=10, random_state=None, like=None):
     U, lam = _eigenpairs(xp, B, nu, scale)
     rank = min(rank, lam.shape[0])  # fewer columns survive only for (numerically) low-rank A
     return NystromApprox(U[:, :rank], lam[:rank], ell, nu * scale)
-
-
-def _check_nonnegative_int(value, name):
-    """``value`` as an int ``>= 0`` (TypeError for a non-integer, ValueError if negative)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {int(value)}")
-    return int(value)
 
 
 #: Defaults of the adaptive rank rule; see :func:`rnla.nystrom_pcg`.
