@@ -437,7 +437,11 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
         Sketch size ``ℓ``. ``'auto'`` starts at 32 columns and doubles, reusing earlier
         columns, until the smallest sketched eigenvalue ``λ̂_ℓ <= 10 μ`` (so the
         preconditioned condition number is about 10 or less) or ``ℓ`` reaches
-        ``max_rank``. An integer fixes ``ℓ`` (``1 <= rank <= n``).
+        ``max_rank``. With ``mu = 0`` that rule cannot hold: the sketch starts at 16 columns
+        and doubles only while the decay of the sketched spectrum predicts that the CG
+        iterations saved pay for the new columns' products (a flat spectrum stops at the first
+        sketch, so the solve costs about what :func:`pcg` costs). An integer fixes ``ℓ``
+        (``1 <= rank <= n``).
     x0, rtol, atol, maxiter, callback
         As in :func:`pcg` (``x0='Mb'`` starts from the Nyström preconditioner applied to
         ``b``). ``info == 0`` means the true residual ``‖b − (A + μI) x‖`` meets SciPy's rule.
@@ -478,7 +482,7 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
     device = _backend.device_of(b)
     if rank == "auto":
         approx = adaptive_nystrom(op, mu, xp=xp, dtype=dtype, device=device, random_state=random_state,
-                                  max_rank=max_rank)
+                                  max_rank=max_rank, stop="cost")
     else:
         approx = nystrom(op, rank, oversample=0, random_state=random_state, like=b)
     P = NystromPreconditioner(approx, mu)

@@ -1207,3 +1207,18 @@ def test_malformed_operator_or_rhs_names_the_argument(small_problem, solver):
     if solver == "pcg":
         with pytest.raises(ValueError, match=r"^M must not be empty"):
             pcg(A, b, M=np.zeros((0, 0)))
+
+
+def test_auto_rank_with_mu0_on_a_flat_spectrum_costs_about_what_pcg_costs():
+    # Issue 13: rank='auto' with mu=0 used to grow the sketch to 1024 columns on a 2-D Poisson
+    # matrix (1025 sketch products against pcg's ~80 in total).
+    m = 32
+    T = sp.diags([-np.ones(m - 1), 2 * np.ones(m), -np.ones(m - 1)], [-1, 0, 1])
+    A = (sp.kron(T, sp.eye(m)) + sp.kron(sp.eye(m), T)).tocsr()
+    b = np.random.default_rng(0).standard_normal(m * m)
+    _, info_cg, res_cg = pcg(A, b, rtol=1e-8, full_output=True)
+    x, info, res = nystrom_pcg(A, b, 0.0, rtol=1e-8, random_state=0, full_output=True)
+    assert info == info_cg == 0
+    assert res.rank <= 32
+    assert res.matvecs <= 1.5 * res_cg.matvecs
+    assert np.linalg.norm(A @ x - b) <= 1e-8 * np.linalg.norm(b)
