@@ -136,6 +136,9 @@ def run(optimizer, objective, x0, *, steps, batches=None, callback=None, gtol=0.
             raise ValueError("batches needs a finite-sum objective (an optim problem with n_samples)")
         batches = min(check_positive_int(batches, "batches"), n_samples)
     x, xp = check_start(x0)
+    dim = getattr(objective, "dim", None) if isinstance(objective, _FiniteSum) else None
+    if isinstance(dim, int) and x.shape[0] != dim:
+        raise ValueError(f"x0 must have shape ({dim},) to match the objective, got {tuple(x.shape)}")
     rng = _backend.check_random_state(random_state)
     pass_value = accepts_keyword(optimizer.update, "value")
 

@@ -64,6 +64,8 @@ class Objective(_FiniteSum):
         self.fun, self.grad_fun, self.hvp_fun = fun, grad, hvp
         self.n_samples = n_samples
         self.reg = _check_reg(reg)
+        if not isinstance(args, tuple | list):
+            raise TypeError(f"args must be a tuple of extra arguments, got {type(args).__name__}")
         self.args = tuple(args)
         self.fit_intercept = False
 

@@ -17,6 +17,8 @@ import rnla
 from rnla import _backend
 from rnla._validation import check_array, check_auto_or, check_positive, check_positive_int
 
+from ._finite_sum import _FiniteSum
+
 __all__ = ["SketchyPreconditioner", "hessian_preconditioner", "preconditioned_smoothness"]
 
 #: Published defaults: Nyström rank 10, Hessian batch ⌊√n⌋, 10-20 power iterations.
@@ -137,6 +139,19 @@ def _random_batch(problem, w, batch_size, rng):
     return problem.batch(_backend.from_numpy(xp, idx, device=_backend.device_of(w)))  # one transfer
 
 
+def _check_point(problem, w):
+    """``problem`` must be an optim objective and ``w`` a real 1-D array of its dimension."""
+    if not isinstance(problem, _FiniteSum):
+        raise TypeError("problem must be an optim.LeastSquares, Logistic, Multinomial or Objective, got "
+                        f"{type(problem).__name__}")
+    xp = getattr(problem, "xp", None)
+    w = check_array(w, "w", xp=xp, ndim=1)
+    dim = getattr(problem, "dim", None)
+    if isinstance(dim, int) and w.shape[0] != dim:
+        raise ValueError(f"w must have shape ({dim},) to match the problem, got {tuple(w.shape)}")
+    return w
+
+
 def _check_rho(rho):
     return check_auto_or(rho, "rho", check_positive)
 
@@ -181,6 +196,7 @@ def hessian_preconditioner(problem, w, *, rank=DEFAULT_RANK, batch_size=None, rh
     >>> P.rank, P.rho > 1e-6
     (10, True)
     """
+    w = _check_point(problem, w)
     rng = _backend.check_random_state(random_state)
     rho = _check_rho(rho)
     dim = w.shape[0]
@@ -240,6 +256,10 @@ def preconditioned_smoothness(problem, w, preconditioner=None, *, batch_size=Non
     >>> round(preconditioned_smoothness(prob, np.zeros(4), batch_size=4, random_state=0), 6)  # 3²/4
     2.25
     """
+    w = _check_point(problem, w)
+    if preconditioner is not None and not isinstance(preconditioner, SketchyPreconditioner):
+        raise TypeError("preconditioner must be a SketchyPreconditioner or None, got "
+                        f"{type(preconditioner).__name__}")
     rng = _backend.check_random_state(random_state)
     num_iters = check_positive_int(num_iters, "num_iters")
     xp = _backend.array_namespace(w)

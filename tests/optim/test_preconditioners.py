@@ -643,3 +643,21 @@ def test_cupy_preconditioner_and_problem_match_numpy(cupy, kind, fit_intercept):
     exact = np.linalg.eigvalsh(dense_power(dense_P(Pn), -0.5) @ (H + penalty_diag(16, fit_intercept, reg))
                                @ dense_power(dense_P(Pn), -0.5))[-1]
     assert L == pytest.approx(exact, rel=1e-3) and L <= exact * (1 + 1e-12)
+
+
+def test_problem_w_and_preconditioner_kinds_are_checked():
+    """A non-problem, a malformed w or a non-preconditioner raised AttributeError or numpy's error."""
+    X, y = decaying_data("ls", n=30, d=5, seed=21)
+    prob = LeastSquares(X, y, 0.1)
+    with pytest.raises(TypeError, match=r"^problem"):
+        hessian_preconditioner("ls", np.zeros(5))
+    with pytest.raises(TypeError, match=r"^problem"):
+        preconditioned_smoothness(None, np.zeros(5))
+    for bad, exc in (("w", TypeError), (None, TypeError), (np.zeros(4), ValueError),
+                     (np.zeros(5) + 1j, ValueError), (np.zeros((5, 1)), ValueError)):
+        with pytest.raises(exc, match=r"^w"):
+            hessian_preconditioner(prob, bad, rank=2)
+        with pytest.raises(exc, match=r"^w"):
+            preconditioned_smoothness(prob, bad)
+    with pytest.raises(TypeError, match=r"^preconditioner"):
+        preconditioned_smoothness(prob, np.zeros(5), preconditioner=np.eye(5))

@@ -1138,3 +1138,25 @@ def test_cupy(cupy, solver, kind):
     assert res.success, res.message
     assert rel_err(cp.asnumpy(res.x), ref.x) <= 1e-7
     assert rel_err(cp.asnumpy(res.x), reference(kind, X, y, reg)) <= 1e-6
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=lambda s: s.__name__)
+def test_history_learning_rate_has_no_nan_and_callback_gets_copies(solver, ls_small):
+    """history['learning_rate'][0] was NaN; it is now the rate chosen at x0 (that of epoch 1).
+    The callback's x and jac are copies: overwriting them leaves the run unchanged."""
+    prob, _ = ls_small
+
+    def scribble(info):
+        info.x[:] = 1e9
+        info.jac[:] = np.nan
+
+    ref = solver(prob, epochs=3, tol=0.0, random_state=0)
+    res = solver(prob, epochs=3, tol=0.0, random_state=0, callback=scribble)
+    lr = res.history["learning_rate"]
+    assert np.all(np.isfinite(lr)) and lr[0] == lr[1] > 0
+    np.testing.assert_array_equal(res.x, ref.x)
+
+
+def test_objective_args_must_be_a_tuple():
+    with pytest.raises(TypeError, match=r"^args"):
+        Objective(lambda w, idx: 0.0, lambda w, idx: w, n_samples=3, args=1)
