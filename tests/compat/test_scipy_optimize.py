@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_equal
 from scipy import optimize
 from scipy.optimize import OptimizeResult, OptimizeWarning, rosen, rosen_der, rosen_hess, rosen_hess_prod
@@ -585,3 +587,50 @@ def test_duplicate_evaluations():
     run(prob.func, prob.x0, jac=prob.grad, hess=prob.hess)
     for a, b in itertools.pairwise(prob.trace):
         assert not np.array_equal(a, b)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(n=st.integers(1, 12), seed=st.integers(0, 2**16), style=st.sampled_from(["hess", "hessp", "fd"]))
+def test_property_quadratic_matches_solve_and_ignores_scribbling(n, seed, style):
+    """On random SPD quadratics nncg's answer equals numpy.linalg.solve, and user functions that
+    overwrite x (and p) give bit-for-bit the run of clean ones."""
+    rng = np.random.default_rng(seed)
+    Q = rng.standard_normal((n, n))
+    A = Q @ Q.T + n * np.eye(n)
+    b = rng.standard_normal(n)
+    x0 = rng.standard_normal(n)
+
+    def derivs(scribble):
+        def fun(x):
+            out = 0.5 * x @ A @ x - b @ x
+            if scribble:
+                x[:] = np.nan
+            return out
+
+        def jac(x):
+            out = A @ x - b
+            if scribble:
+                x *= -3.0
+            return out
+
+        def hessp(x, p):
+            out = A @ p
+            if scribble:
+                p[:] = 0.0
+            return out
+
+        kw = {"jac": jac}
+        if style == "hess":
+            kw["hess"] = lambda x: A
+        elif style == "hessp":
+            kw["hessp"] = hessp
+        return fun, kw
+
+    fun, kw = derivs(False)
+    clean = run(fun, x0, tol=1e-10, **kw)
+    fun, kw = derivs(True)
+    dirty = run(fun, x0, tol=1e-10, **kw)
+    assert clean.success
+    assert_allclose(clean.x, np.linalg.solve(A, b), rtol=1e-7, atol=1e-9)
+    assert_equal(dirty.x, clean.x)
+    assert (dirty.nit, dirty.nfev, dirty.njev) == (clean.nit, clean.nfev, clean.njev)
