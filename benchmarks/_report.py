@@ -39,6 +39,20 @@ def budget_callback(seconds):
     return callback, state
 
 
+def deadline_passed():
+    """True once the time budget of ``rnla bench`` is spent (``RNLA_BENCH_DEADLINE``, seconds since the
+    epoch; unset outside a budgeted run): scripts then start no further problem."""
+    deadline = os.environ.get("RNLA_BENCH_DEADLINE")
+    return deadline is not None and time.time() >= float(deadline)
+
+
+def skipped_note(skipped):
+    """Report lines naming the problems the time budget left out (none when nothing was skipped)."""
+    if not skipped:
+        return []
+    return [f"*Not run: {', '.join(skipped)} (the time budget of `rnla bench` was spent).*", ""]
+
+
 #: A run longer than this many seconds is not repeated (the quick report lowers it).
 NO_REPEAT_AFTER = 60.0
 

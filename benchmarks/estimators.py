@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _report
-from _report import machine, markdown_table, timed_fit, write_section
+from _report import deadline_passed, machine, markdown_table, skipped_note, timed_fit, write_section
 from problems import make_l2, make_r2
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -120,7 +120,7 @@ def run(key, description, X, y, ours, peers, attr, repeats):
     return {"key": key, "description": description, "table": table}
 
 
-def report(results, repeats, quick):
+def report(results, repeats, quick, skipped=()):
     parts = ["## Estimators against scikit-learn (`benchmarks/estimators.py`)", "",
              f"Machine: {machine()}. Each problem is split 75/25 (seed 0); fit times are medians of "
              f"{repeats} fit{'s' if repeats > 1 else ''} (a fit longer than {_report.NO_REPEAT_AFTER:g} s is "
@@ -133,7 +133,7 @@ def report(results, repeats, quick):
         parts += [f"### {r['key']}", "", r["description"], "",
                   markdown_table(["estimator", "fit time [s]", "time / ours", "held-out score", "coef. diff"],
                                  r["table"]), ""]
-    write_section("estimators", "\n".join(parts))
+    write_section("estimators", "\n".join([*parts, *skipped_note(skipped)]))
 
 
 def main(argv=None):
@@ -145,8 +145,13 @@ def main(argv=None):
     if args.quick:
         _report.NO_REPEAT_AFTER = 3.0  # a fit slower than that runs once
     t0 = time.perf_counter()
-    results = [run(*p, repeats) for p in problems(args.quick)]
-    report(results, repeats, args.quick)
+    results, skipped = [], []
+    for p in problems(args.quick):
+        if results and deadline_passed():
+            skipped.append(p[0])
+            continue
+        results.append(run(*p, repeats))
+    report(results, repeats, args.quick, skipped)
     print(f"done in {time.perf_counter() - t0:.0f} s")
 
 

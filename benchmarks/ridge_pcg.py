@@ -29,8 +29,10 @@ from _report import (
     IMG_LINK,
     BudgetExceeded,
     budget_callback,
+    deadline_passed,
     machine,
     markdown_table,
+    skipped_note,
     timed,
     write_section,
 )
@@ -165,7 +167,7 @@ def fmt_ratio(r, ours):
     return f"{prefix}{r['ratio']:.1f}×"
 
 
-def report(results, repeats, argv):
+def report(results, repeats, argv, skipped=()):
     parts = [
         "## Ridge normal equations: Nyström PCG (`benchmarks/ridge_pcg.py`)",
         "",
@@ -206,7 +208,7 @@ def report(results, repeats, argv):
             f"![{res['name']} convergence]({IMG_LINK}/ridge_pcg_{res['name']}.png)",
             "",
         ]
-    parts += ["### Targets", "", *target_lines(results)]
+    parts += [*skipped_note(skipped), "### Targets", "", *target_lines(results)]
     write_section("ridge_pcg", "\n".join(parts))
 
 
@@ -256,13 +258,18 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--budget", type=float, default=120.0, help="seconds before a slow peer is stopped")
     p.add_argument("--quick", action="store_true",
-                   help="R1s/R2s (4000 rows), medians of 3 runs, 10 s budget")
+                   help="R1s/R2s (4000 rows), medians of 3 runs, 5 s budget")
     args = p.parse_args(argv)
     if args.quick:
-        args.problems, args.repeats, args.budget = ["R1s", "R2s"], 3, 10.0
-        _report.NO_REPEAT_AFTER = 3.0  # a peer slower than that (or stopped at the budget) runs once
-    results = [run_problem(name, args.repeats, args.budget) for name in args.problems]
-    report(results, args.repeats, argv)
+        args.problems, args.repeats, args.budget = ["R1s", "R2s"], 3, 5.0
+        _report.NO_REPEAT_AFTER = 2.0  # a peer slower than that (or stopped at the budget) runs once
+    results, skipped = [], []
+    for name in args.problems:
+        if results and deadline_passed():
+            skipped.append(name)
+            continue
+        results.append(run_problem(name, args.repeats, args.budget))
+    report(results, args.repeats, argv, skipped)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 By default the report goes to ``benchmarks/results/`` of the checkout (git-ignored), so a run never
 rewrites tracked files; ``--write-docs`` updates ``docs/benchmarks.md`` (``docs/benchmarks-quick.md``
 with ``--quick``) and ``docs/img/`` instead. A quick run has a time budget: once it is spent, no
-further part starts, and the report names the parts that were skipped.
+further part starts (nor, inside a part, a further problem: ``RNLA_BENCH_DEADLINE``), and the report
+names what was skipped.
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ def run(root: Path, quick: bool, *, error, out=None, out_dir=None, write_docs=Fa
         if name in ("_report", "problems") or name in {s for s, _, _ in SCRIPTS}:
             del sys.modules[name]
     start = _clock()
+    if budget is None:
+        os.environ.pop("RNLA_BENCH_DEADLINE", None)
+    else:  # the scripts start no further problem after it (benchmarks/_report.py: deadline_passed)
+        os.environ["RNLA_BENCH_DEADLINE"] = str(time.time() + budget)
     parts, skipped = [], []
     try:
         for script, full_args, quick_args in SCRIPTS:
@@ -104,6 +109,7 @@ def run(root: Path, quick: bool, *, error, out=None, out_dir=None, write_docs=Fa
             print(f"rnla bench: {script} done in {parts[-1][1]:.0f} s", flush=True)
     finally:
         sys.path.remove(path)
+        os.environ.pop("RNLA_BENCH_DEADLINE", None)
     total = _clock() - start
     if skipped:
         note = (f"**Incomplete run**: the time budget ({budget:g} s) was spent after {total:.0f} s, so these "

@@ -1071,6 +1071,24 @@ def test_bench_budget_skips_the_remaining_parts(fake_checkout, capsys, monkeypat
     assert "fake_two" in text and "skipped" in text  # the report says what is missing
 
 
+def test_bench_deadline_reaches_the_scripts(fake_checkout, capsys, monkeypatch):
+    """The scripts see the budget's deadline (seconds since the epoch) while they run, and only then."""
+    import time
+
+    script = fake_checkout / "benchmarks" / "fake_one.py"
+    script.write_text(script.read_text() + "\nimport os\nDEADLINE = []\n"
+                      "_main = main\ndef main(argv):\n"
+                      "    DEADLINE.append(os.environ.get('RNLA_BENCH_DEADLINE'))\n    _main(argv)\n")
+    before = time.time()
+    rc, _out, err, _ = cli(capsys, "bench", "--quick", "--budget", "100")
+    assert rc == 0, err
+    (seen,) = sys.modules["fake_one"].DEADLINE
+    assert before + 100 <= float(seen) <= time.time() + 100
+    assert "RNLA_BENCH_DEADLINE" not in os.environ
+    cli(capsys, "bench")  # the full run has no budget
+    assert sys.modules["fake_one"].DEADLINE == [None]
+
+
 def test_bench_without_matplotlib_fails_first(no_matplotlib, fake_checkout, capsys):
     rc, out, err, _ = cli(capsys, "bench", "--quick")
     assert_one_line_error(rc, err, "matplotlib", 'pip install "rnla[plot]"')
