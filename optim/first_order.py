@@ -12,12 +12,11 @@ never moves data to the host. A learning rate is a positive number or a schedule
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from rnla import _backend
-from rnla._validation import check_nonnegative, check_positive, check_real
+from rnla._validation import check_nonnegative, check_nonnegative_int, check_positive, check_real
 
 __all__ = ["AdamState", "GradientTransformation", "HeavyBallState", "SGDState", "adam", "heavy_ball", "sgd"]
 
@@ -76,14 +75,7 @@ def _check_fraction(value, name):
 
 def _check_nonnegative_int(value, name, *, none_ok=False):
     """``value`` as an int ``>= 0`` (or None when ``none_ok``): TypeError for a non-integer."""
-    if value is None and none_ok:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer{' or None' if none_ok else ''}, "
-                        f"got {type(value).__name__} {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
+    return None if value is None and none_ok else check_nonnegative_int(value, name)
 
 
 def _rate(learning_rate, count):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import time
 import warnings
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from rnla._validation import (
     check_bool,
     check_callable,
     check_nonnegative,
+    check_nonnegative_int,
     check_positive_int,
     check_real,
 )
@@ -65,11 +65,7 @@ def _check_cg_rtol(cg_rtol):
 
 def _check_maxiter(maxiter):
     """``maxiter`` as an int >= 0 (0 evaluates ``x0`` only, as SciPy's Newton-CG does)."""
-    if isinstance(maxiter, bool) or not isinstance(maxiter, numbers.Integral):
-        check_positive_int(maxiter, "maxiter")  # the policy's TypeError for a non-integer
-    if maxiter < 0:
-        raise ValueError(f"maxiter must be >= 0, got {maxiter}")
-    return int(maxiter)
+    return check_nonnegative_int(maxiter, "maxiter")
 
 
 def _copying(func, n_arrays):
