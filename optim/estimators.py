@@ -271,7 +271,7 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
                 callback=(lambda xk: progress.update()) if self.verbose else None)
         finally:
             progress.close()
-        problems = [p for j in range(n_targets) if (p := pcg_problem(j, infos[j], results[j], tol))]
+        problems = [p for j in range(n_targets) if (p := pcg_problem(j, infos[j], results[j], tol, B.dtype))]
         n_iter = [r.iterations for r in results]
         history = [pcg_history(r) for r in results]
         if self.fit_intercept:

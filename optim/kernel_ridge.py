@@ -225,7 +225,8 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         self.n_iter_ = xp.asarray([r.iterations for r in results], device=device)
         self.rank_ = max(int(r.rank or 0) for r in results)
         self.history_ = [pcg_history(r) for r in results]
-        problems = [p for j in range(len(results)) if (p := pcg_problem(j, infos[j], results[j], tol))]
+        problems = [p for j in range(len(results))
+                    if (p := pcg_problem(j, infos[j], results[j], tol, Z.dtype))]
         warn_not_converged(self, problems, "Increase max_iter or alpha, or loosen tol.")
         return self
 

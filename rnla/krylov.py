@@ -63,6 +63,10 @@ class SolveResult:
     preconditioner : NystromPreconditioner or None
         The preconditioner built by :func:`nystrom_pcg`, reusable as ``M`` for more
         right-hand sides.
+    stagnated : bool
+        ``info > 0`` because the true residual stopped decreasing at the rounding level of the
+        dtype (two failed convergence checks in a row without halving it) before ``maxiter``:
+        the tolerance is below the attainable accuracy.
     """
 
     info: int
@@ -73,6 +77,7 @@ class SolveResult:
     rank: int | None = None
     sketch_matvecs: int = 0
     preconditioner: NystromPreconditioner | None = None
+    stagnated: bool = False
 
     @property
     def converged(self) -> bool:
@@ -346,6 +351,8 @@ def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift
     r_exact = True  # r is b - A x computed directly, not by the recursion
     prev = None  # (rᵀz as (d, m_r, m_z), ‖r‖) of the previous iteration
     d = None  # the search direction p / ‖r‖
+    failed_check = math.inf  # the true residual at the last convergence check that failed
+    stagnated = False
     while True:
         rr = _dot(xp, r, r, safe_min)
         rnorm = norm(rr)
@@ -365,6 +372,14 @@ def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift
             if not _finite(rnorm, *rr):
                 info = -3
                 break
+            if not (rnorm < tol or rnorm == 0.0):
+                # A second failed check that did not halve the true residual: the iterate is at
+                # the accuracy the dtype allows, and more iterations would only repeat this.
+                if rnorm > 0.5 * failed_check:
+                    stagnated = True
+                    info = max(iterations, 1)
+                    break
+                failed_check = rnorm
         if rnorm < tol or rnorm == 0.0:
             info = 0
             break
@@ -409,8 +424,13 @@ def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift
         iterations += 1
         if callback is not None:
             callback(unscaled(x))
-    message = _MESSAGES.get(info, f"not converged within maxiter={maxiter} iterations")
-    return unscaled(x), info, SolveResult(info, message, iterations, matvecs, history)
+    if stagnated:
+        message = (f"stagnated after {iterations} iterations: the true residual "
+                   f"{rnorm / bnorm * sigma:.2g}·‖b‖ is at the rounding level of {dtype} and cannot "
+                   "reach the tolerance; loosen rtol")
+    else:
+        message = _MESSAGES.get(info, f"not converged within maxiter={maxiter} iterations")
+    return unscaled(x), info, SolveResult(info, message, iterations, matvecs, history, stagnated=stagnated)
 
 
 def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxiter=None,
