@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from rnla import _backend
-from rnla._validation import check_callable
+from rnla._validation import check_callable, check_optional_positive_int
 from rnla.operators import as_operator
 
 from ._finite_sum import _check_reg, _FiniteSum
@@ -55,12 +55,7 @@ class Objective(_FiniteSum):
         check_callable(fun, "fun", optional=False)
         check_callable(grad, "grad", optional=False)
         check_callable(hvp, "hvp")
-        if n_samples is not None:
-            # The policy would make a non-integer a TypeError; tests/optim/test_problems.py (not
-            # this module's owner's) still asks for ValueError, so that change waits for it.
-            if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-                raise ValueError(f"n_samples must be a positive integer or None, got {n_samples!r}")
-            n_samples = int(n_samples)
+        n_samples = check_optional_positive_int(n_samples, "n_samples")
         self.fun, self.grad_fun, self.hvp_fun = fun, grad, hvp
         self.n_samples = n_samples
         self.reg = _check_reg(reg)
