@@ -168,10 +168,11 @@ def build_parser():
                                        "img/ to benchmarks/results/ of the checkout (git-ignored), or to "
                                        "docs/ with --write-docs. The full run reproduces every table of "
                                        "docs/benchmarks.md (about 75 minutes on 2 cores). --quick: small "
-                                       "variants of the same problems, about 2 minutes on an idle 2-core "
-                                       "machine and never more than its --budget (180 s) plus the part "
-                                       "running when the budget runs out; parts not started in time are "
-                                       "named in the report. Prints the time of each part and the total.")
+                                       "variants of the same problems, medians of 3 short runs, about 2 "
+                                       "minutes on an idle 2-core machine; once its --budget (180 s) is "
+                                       "spent no further part, nor problem within a part, starts, and the "
+                                       "report names what was left out. Prints the time of each part and "
+                                       "the total.")
     bench.add_argument("--quick", action="store_true", help="small problems, a few minutes")
     bench.add_argument("--root", default=".", help="the source checkout (default: current directory)")
     where = bench.add_mutually_exclusive_group()
@@ -182,8 +183,8 @@ def build_parser():
                                                                 "docs/benchmarks-quick.md, docs/img/)")
     where.add_argument("--out", default=None, help="report file (its plots go to img/ next to it)")
     bench.add_argument("--budget", type=_positive(float, "--budget"), default=None,
-                       help="seconds after which no further part starts (default 180 with --quick, "
-                            "none for the full run)")
+                       help="seconds after which no further part or problem starts (default 180 with "
+                            "--quick, none for the full run)")
     return parser
 
 
