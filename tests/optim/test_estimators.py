@@ -1140,3 +1140,26 @@ def test_row_order_invariance(seed, kind):
     b = clone(est).fit(X[perm], target[perm])
     for u, v in zip(_outputs(a, X), _outputs(b, X), strict=True):
         np.testing.assert_allclose(u, v, rtol=1e-7, atol=1e-9)
+
+
+def test_a_solve_stagnated_at_the_rounding_level_is_not_a_convergence_failure():
+    # Issue 13: with rnla.pcg's true-residual check, float32 kernel ridge at κ ≈ 3e4 cannot reach
+    # tol=1e-6; pcg reports the stagnation, and the estimator accepts a level of at most sqrt(eps).
+    from optim._linear_base import pcg_problem
+    from rnla import SolveResult
+
+    stagnated = SolveResult(5, "stagnated", 5, 7, [1.0, 1e-4], stagnated=True)
+    assert pcg_problem(0, 5, stagnated, 1e-6, np.float32) is None
+    assert pcg_problem(0, 5, stagnated, 1e-6, np.float64) is not None
+    ran_out = SolveResult(5, "maxiter", 5, 7, [1.0, 1e-4])
+    assert pcg_problem(0, 5, ran_out, 1e-6, np.float32) is not None
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 10)).astype(np.float32)
+    y = X[:, 0] + 0.1 * rng.standard_normal(200)
+    K = X @ X.T
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ours = NystromKernelRidge(kernel="precomputed", alpha=0.01, random_state=0).fit(K, y)
+    ref = KernelRidge(kernel="precomputed", alpha=0.01).fit(K.astype(np.float64), y)
+    np.testing.assert_allclose(ours.predict(K), ref.predict(K.astype(np.float64)), rtol=0, atol=1e-3)
