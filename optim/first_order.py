@@ -16,12 +16,24 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from rnla import _backend
-from rnla._validation import check_nonnegative, check_nonnegative_int, check_positive, check_real
+from rnla._validation import (
+    check_callable,
+    check_nonnegative,
+    check_nonnegative_int,
+    check_positive,
+    check_real,
+)
 
 __all__ = ["AdamState", "GradientTransformation", "HeavyBallState", "SGDState", "adam", "heavy_ball", "sgd"]
 
 
-class GradientTransformation(NamedTuple):
+class _GradientTransformationFields(NamedTuple):
+    init: Callable
+    update: Callable
+    name: str = ""
+
+
+class GradientTransformation(_GradientTransformationFields):
     """An optimizer as a pair of pure functions, as in optax.
 
     Attributes
@@ -33,11 +45,27 @@ class GradientTransformation(NamedTuple):
         ``params + step``.
     name : str
         Short name of the method (FOSI reads it to choose its learning-rate scaling).
+
+    A non-callable ``init`` or ``update`` or a non-string ``name`` is a ``TypeError`` naming it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> halve = GradientTransformation(lambda params: None,
+    ...                                lambda grad, state, params=None: (-0.5 * grad, state), "halve")
+    >>> step, _ = halve.update(np.array([2.0, -4.0]), halve.init(np.zeros(2)))
+    >>> step.tolist(), halve.name
+    ([-1.0, 2.0], 'halve')
     """
 
-    init: Callable
-    update: Callable
-    name: str = ""
+    __slots__ = ()
+
+    def __new__(cls, init, update, name=""):
+        check_callable(init, "init", optional=False)
+        check_callable(update, "update", optional=False)
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__} {name!r}"[:200])
+        return super().__new__(cls, init, update, name)
 
 
 class SGDState(NamedTuple):

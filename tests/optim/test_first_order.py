@@ -506,6 +506,34 @@ def test_bad_schedule_values(name, value, error, pattern):
         opt.update(np.ones(2), state)
 
 
+@pytest.mark.parametrize("field", ["init", "update"])
+@pytest.mark.parametrize("value", ["abc", 1, None, [print], np.ones(2), True])
+def test_gradient_transformation_rejects_non_callables(field, value):
+    opt = sgd(0.1)
+    parts = {"init": opt.init, "update": opt.update, field: value}
+    with pytest.raises(TypeError, match=rf"^{field} must be callable"):
+        GradientTransformation(**parts)
+    with pytest.raises(TypeError, match=rf"^{field} must be callable"):  # positionally too
+        GradientTransformation(parts["init"], parts["update"])
+
+
+@pytest.mark.parametrize("name", [1, ["a"], {"a": 1}, None, b"sgd"])
+def test_gradient_transformation_rejects_a_non_string_name(name):
+    opt = sgd(0.1)
+    with pytest.raises(TypeError, match="^name must be a string"):
+        GradientTransformation(opt.init, opt.update, name)
+
+
+def test_gradient_transformation_is_still_a_named_tuple():
+    opt = sgd(0.1)
+    init, update, name = opt
+    assert (init, update, name) == (opt.init, opt.update, "sgd")
+    renamed = opt._replace(name="plain")
+    assert isinstance(renamed, GradientTransformation) and renamed.name == "plain"
+    assert GradientTransformation(init, update).name == ""
+    assert repr(opt).startswith("GradientTransformation(init=")
+
+
 def test_schedule_returning_numeric_string_is_rejected():
     opt = sgd(lambda count: "0.1")
     state = opt.init(np.zeros(2))
