@@ -18,9 +18,34 @@ from rnla import _backend
 from rnla._validation import check_array, check_finite_array
 from rnla.operators import Operator
 
-from ._finite_sum import _check_reg, _FiniteSum
+from ._finite_sum import _check_reg, _FiniteSum, _is_real_dtype, check_product_input
 
 __all__ = ["GLMBatch", "LeastSquares", "Logistic"]
+
+
+def _check_same_library(X, a, name):
+    """``TypeError`` naming ``name`` if the array ``a`` comes from another array library than ``X``."""
+    if getattr(a, "shape", None) is None or getattr(a, "dtype", None) is None:
+        return  # not an array: check_array judges it (lists are read in X's library)
+    try:
+        _backend.array_namespace(X, a)
+    except TypeError as exc:
+        raise TypeError(f"{name} must come from the same array library as X: {exc}") from None
+
+
+def _check_data(X):
+    """``X`` as a finite, non-empty 2-D real dense array (:func:`check_array`) or sparse matrix,
+    and its namespace. A sparse matrix of complex or non-numeric entries is a ``ValueError``."""
+    if not _backend.is_sparse(X):
+        X = check_array(X, "X", ndim=2)
+        return X, _backend.array_namespace(X)
+    xp = _backend.array_namespace(X)
+    if not _is_real_dtype(xp, X.dtype):
+        raise ValueError(f"X must hold real numbers, got a sparse matrix of dtype {X.dtype}")
+    if len(X.shape) != 2 or min(X.shape) < 1:
+        raise ValueError(f"X must have at least one sample and one feature, got shape {tuple(X.shape)}")
+    check_finite_array(xp, X, "X")
+    return X, xp
 
 
 class GLMBatch:
@@ -176,32 +201,14 @@ class _GLM(_FiniteSum):
     """Shared data handling of the generalised linear models."""
 
     def __init__(self, X, y, reg=0.0, *, fit_intercept=False, sample_weight=None, x_offset=None):
-        if getattr(X, "ndim", None) != 2:
-            raise ValueError(f"X must be a 2-D array or sparse matrix, got {type(X).__name__}")
-        xp = _backend.array_namespace(X)
-        if y is not None and getattr(y, "ndim", None) is None:
-            y = xp.asarray(y, device=_backend.device_of(X))
-        if sample_weight is not None and getattr(sample_weight, "ndim", None) is None:
-            sample_weight = xp.asarray(sample_weight, device=_backend.device_of(X))
-        try:
-            xp = _backend.array_namespace(X, y, sample_weight)
-        except TypeError as exc:
-            raise TypeError(f"X, y and sample_weight must come from one array library: {exc}") from None
+        X, xp = _check_data(X)
         n, d = X.shape
-        if n < 1 or d < 1:
-            raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
         dtype = _backend.float_dtype(xp, X.dtype)
         if _backend.is_sparse(X):
             X = X.tocsr().astype(dtype)
-        elif X.dtype != dtype:
-            X = xp.astype(X, dtype)
-        check_finite_array(xp, X, "X")
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = xp.reshape(y, (-1,))
-        if y.ndim != 1 or y.shape[0] != n:
-            raise ValueError(f"y must have shape ({n},) to match X with {n} rows, got {tuple(y.shape)}")
-        if xp.isdtype(y.dtype, "real floating"):
-            check_finite_array(xp, y, "y")
+        y = self._check_targets(xp, X, y, n)
+        if sample_weight is not None:
+            _check_same_library(X, sample_weight, "sample_weight")
         self.reg = _check_reg(reg)
         if not isinstance(fit_intercept, (numbers.Integral, np.bool_)) or fit_intercept not in (0, 1):
             raise TypeError(f"fit_intercept must be a bool, got {fit_intercept!r}")
@@ -238,6 +245,17 @@ class _GLM(_FiniteSum):
             self._penalty = None
 
     @staticmethod
+    def _check_targets(xp, X, y, n):
+        """``y`` as a finite real ``(n,)`` array of ``X``'s library (an ``(n, 1)`` column is flattened)."""
+        _check_same_library(X, y, "y")
+        y = check_array(y, "y", xp=xp, ndim=(1, 2))
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = xp.reshape(y, (-1,))
+        if y.ndim != 1 or y.shape[0] != n:
+            raise ValueError(f"y must have shape ({n},) to match X with {n} rows, got {tuple(y.shape)}")
+        return y
+
+    @staticmethod
     def _prepare_weights(xp, sample_weight, n, dtype):
         if sample_weight is None:
             return None
@@ -257,14 +275,8 @@ class _GLM(_FiniteSum):
         return self.xp
 
     def _check_w(self, w, name="w", block=False):
-        if getattr(w, "ndim", None) is None:
-            raise TypeError(f"{name} must be an array of shape ({self.dim},), got {type(w).__name__}")
-        if w.ndim not in ((1, 2) if block else (1,)) or w.shape[0] != self.dim:
-            raise ValueError(f"{name} must have shape ({self.dim},), got {tuple(w.shape)}"
-                             + (" (dim = n_features + 1 with the intercept)" if self.fit_intercept else ""))
-        if w.dtype != self.dtype:
-            w = self.xp.astype(w, self.dtype)
-        return w
+        hint = " (dim = n_features + 1 with the intercept)" if self.fit_intercept else ""
+        return check_product_input(self.xp, w, name, self.dim, block=block, dtype=self.dtype, hint=hint)
 
     _batch_type = GLMBatch
 
@@ -334,9 +346,7 @@ class LeastSquares(_GLM):
 
     @staticmethod
     def _prepare_targets(xp, y, dtype):
-        if not xp.isdtype(y.dtype, ("real floating", "integral", "bool")):
-            raise TypeError(f"y must be real, got dtype {y.dtype}")
-        return xp.astype(y, dtype)
+        return y if y.dtype == dtype else xp.astype(y, dtype)
 
     def loss(self, z, y):
         r = z - y

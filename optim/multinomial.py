@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from rnla import _backend
 
-from .glm import _GLM, GLMBatch
+from .glm import _GLM, GLMBatch, _check_same_library
 
 __all__ = ["Multinomial", "MultinomialBatch"]
 
@@ -71,7 +73,8 @@ class Multinomial(_GLM):
     X : (n, d) array or sparse matrix
         Data (NumPy, CuPy, SciPy sparse or CuPy sparse).
     y : (n,) array
-        Class labels (any values; ``classes_`` holds them sorted).
+        Class labels: integers, integral floats, booleans or strings (``classes_`` holds them
+        sorted). Complex, NaN or mixed-kind labels are a ``ValueError``.
     reg : float, default 0
         L2 penalty ``>= 0`` on the coefficients (never on the intercepts).
     fit_intercept : bool, default False
@@ -102,10 +105,43 @@ class Multinomial(_GLM):
                          x_offset=x_offset)
         self._set_penalty(self.xp, self.dtype, self.n_classes)
 
+    @staticmethod
+    def _check_targets(xp, X, y, n):
+        """``y`` as an ``(n,)`` NumPy array of class labels (read once to the host).
+
+        Labels are integers, integral floats, booleans or strings (as in scikit-learn); ``None``,
+        a string or a number is a ``TypeError``; complex, NaN, infinite, non-integral or
+        unorderable (mixed object) labels and a wrong shape are ``ValueError``.
+        """
+        if y is None or isinstance(y, str | bytes | numbers.Number):
+            raise TypeError(f"y must be an array of class labels, got {type(y).__name__} {y!r}"[:200])
+        _check_same_library(X, y, "y")
+        try:
+            host = _backend.to_numpy(y) if getattr(y, "dtype", None) is not None else np.asarray(y)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"y could not be read as an array of class labels: {exc}") from None
+        if host.ndim == 2 and host.shape[1] == 1:
+            host = host.reshape(-1)
+        if host.ndim != 1 or host.shape[0] != n:
+            raise ValueError(f"y must have shape ({n},) to match X with {n} rows, got {host.shape}")
+        kind = host.dtype.kind
+        if kind not in "biufUSO":
+            raise ValueError(f"y must hold integer, boolean or string class labels, got dtype {host.dtype}")
+        if kind == "f":
+            if not bool(np.isfinite(host).all()):
+                raise ValueError("y contains NaN or infinity")
+            if not bool((host == np.round(host)).all()):
+                raise ValueError("y must hold class labels; found non-integer floating values")
+        if kind == "O":
+            try:
+                np.unique(host)
+            except TypeError:
+                raise ValueError("y must hold class labels of one kind (numbers or strings), "
+                                 "got an object array that mixes them") from None
+        return host
+
     def _prepare_targets(self, xp, y, dtype):
-        host = _backend.to_numpy(y)
-        if host.dtype.kind == "f" and not bool((host == host.astype(int)).all()):
-            raise ValueError("y must hold class labels; found non-integer floating values")
+        host = y
         self.classes_, codes = np.unique(host, return_inverse=True)
         if self.classes_.shape[0] < 2:
             raise ValueError(f"y must hold at least two classes, got {self.classes_.tolist()}")

@@ -520,7 +520,7 @@ def test_gradient_transformation_rejects_non_callables(field, value):
 @pytest.mark.parametrize("name", [1, ["a"], {"a": 1}, None, b"sgd"])
 def test_gradient_transformation_rejects_a_non_string_name(name):
     opt = sgd(0.1)
-    with pytest.raises(TypeError, match="^name must be a string"):
+    with pytest.raises(TypeError, match=r"^name must be a string"):
         GradientTransformation(opt.init, opt.update, name)
 
 

@@ -1,5 +1,7 @@
 """optim.Multinomial: softmax regression against dense formulas, finite differences and scikit-learn."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -168,3 +170,57 @@ def test_float32_X_with_float64_vectors_stays_float32():
         tracemalloc.stop()
     assert all(o.dtype == np.float32 for o in outs)
     assert peak < X32.nbytes
+
+
+# ----------------------------------------------------------------------------- the validation policy
+
+
+def _strictly(exc, pattern, make):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning, no NumPy "invalid value", no sort TypeError
+        with pytest.raises(exc, match=pattern):
+            make()
+
+
+@pytest.mark.parametrize("value", [None, "abc", "", True, 2.5, 1j])
+def test_labels_that_are_not_an_array_are_a_type_error(value):
+    X, _, _ = _data(5, n=30)
+    _strictly(TypeError, "^y must be an array", lambda: optim.Multinomial(X, value))
+    _strictly(TypeError, "^X must be an array", lambda: optim.Multinomial(value, np.arange(30) % 3))
+
+
+@pytest.mark.parametrize(("labels", "pattern"), [
+    (np.arange(30) % 3 + 1j, "^y must hold integer, boolean or string class labels"),
+    (np.where(np.arange(30) == 4, np.nan, np.arange(30) % 3), "^y contains NaN or infinity"),
+    (np.where(np.arange(30) == 4, np.inf, np.arange(30) % 3), "^y contains NaN or infinity"),
+    (np.array([1.0] * 29 + ["a"], dtype=object), "^y must hold class labels of one kind"),
+    (np.ones((30, 2)), r"^y must have shape \(30,\)"),
+    (np.arange(31) % 3, r"^y must have shape \(30,\)"),
+], ids=["complex", "nan", "inf", "object-mixed", "matrix", "long"])
+def test_bad_labels_are_a_value_error(labels, pattern):
+    X, _, _ = _data(5, n=30)
+    _strictly(ValueError, pattern, lambda: optim.Multinomial(X, labels))
+
+
+def test_object_strings_booleans_and_columns_are_labels():
+    X, y, _ = _data(6, n=30)
+    ref = optim.Multinomial(X, y, reg=0.1)
+    w = np.linspace(-1, 1, ref.dim)
+    for labels in (np.array(["a", "b", "c"], dtype=object)[y], y.reshape(-1, 1), list(y)):
+        assert optim.Multinomial(X, labels, reg=0.1).value(w) == ref.value(w)
+    assert optim.Multinomial(X, y == 1, reg=0.1).classes_.tolist() == [False, True]
+
+
+@pytest.mark.parametrize("content", ["str", "object", "complex"])
+def test_hot_path_rejects_non_real_w_and_v(content):
+    X, y, _ = _data(7, n=30)
+    prob = optim.Multinomial(X, y, reg=0.1)
+    make = {"str": lambda s: np.full(s, "a"), "object": lambda s: np.full(s, 1.0, dtype=object),
+            "complex": lambda s: np.ones(s, complex)}[content]
+    w = np.zeros(prob.dim)
+    _strictly(ValueError, "^w must hold real numbers", lambda: prob.value_and_grad(make(prob.dim)))
+    _strictly(ValueError, "^w must hold real numbers", lambda: prob.hvp(make(prob.dim), w))
+    _strictly(ValueError, "^v must hold real numbers", lambda: prob.hvp(w, make((prob.dim, 2))))
+    _strictly(ValueError, r"^v must have shape", lambda: prob.hvp(w, np.ones((2, prob.dim))))
+    p32 = optim.Multinomial(X.astype(np.float32), y, reg=0.1)
+    assert p32.hvp(np.zeros(p32.dim, np.float32), np.ones(p32.dim)).dtype == np.float32
