@@ -17,7 +17,7 @@ import rnla
 from rnla import _backend
 from rnla._validation import check_array, check_auto_or, check_positive, check_positive_int
 
-from ._finite_sum import _FiniteSum
+from ._finite_sum import _FiniteSum, check_product_input
 
 __all__ = ["SketchyPreconditioner", "hessian_preconditioner", "preconditioned_smoothness"]
 
@@ -87,6 +87,7 @@ class SketchyPreconditioner:
         self.U = U
         self.eigvals = eigvals
         self.rho = rho
+        self._xp = xp
         self._inv = 1.0 / (eigvals + rho) - 1.0 / rho
         self._inv_sqrt = 1.0 / xp.sqrt(eigvals + rho) - 1.0 / math.sqrt(rho)
 
@@ -107,13 +108,18 @@ class SketchyPreconditioner:
         proj = self.U.T @ G
         return out + self.U @ (proj * (scale if G.ndim == 1 else scale[:, None]))
 
+    def _check_G(self, G):
+        """O(1) checks of a product's input (it runs every iteration): an array (``TypeError``)
+        of real numbers and shape ``(d,)`` or ``(d, k)`` (``ValueError``); NaN is the caller's."""
+        return check_product_input(self._xp, G, "G", self.U.shape[0], block=True)
+
     def apply_inverse(self, G):
         """``P⁻¹ G`` for a vector ``(d,)`` or a block ``(d, k)``."""
-        return self._apply(self._inv, 1.0 / self.rho, G)
+        return self._apply(self._inv, 1.0 / self.rho, self._check_G(G))
 
     def apply_inverse_sqrt(self, G):
         """``P^{-1/2} G`` for a vector or a block."""
-        return self._apply(self._inv_sqrt, 1.0 / math.sqrt(self.rho), G)
+        return self._apply(self._inv_sqrt, 1.0 / math.sqrt(self.rho), self._check_G(G))
 
     def __repr__(self):
         return f"SketchyPreconditioner(dim={self.U.shape[0]}, rank={self.rank}, rho={self.rho:.3g})"

@@ -9,6 +9,7 @@ dense data Hessian ``A_Sᵀ diag(s̃ ℓ'') A_S / |S|`` of the batch it sketched
 
 import itertools
 import math
+import warnings
 
 import array_api_strict as xs
 import numpy as np
@@ -224,6 +225,32 @@ def test_sketchy_preconditioner_array_api_strict():
     np.testing.assert_allclose(np.asarray(P.apply_inverse(xs.asarray(G))), ref.apply_inverse(G), rtol=1e-13)
     np.testing.assert_allclose(np.asarray(P.apply_inverse_sqrt(xs.asarray(G[:, 0]))),
                                ref.apply_inverse_sqrt(G[:, 0]), rtol=1e-13)
+
+
+@pytest.mark.parametrize("method", ["apply_inverse", "apply_inverse_sqrt"])
+def test_sketchy_preconditioner_products_check_their_input_in_o1(method):
+    """apply_inverse ran into NumPy's matmul errors (not naming G), accepted object arrays and
+    cast complex G with a ComplexWarning; now an O(1) kind and shape check names G."""
+    P = SketchyPreconditioner(np.eye(4)[:, :1], np.array([9.0]), 1.0)
+    apply = getattr(P, method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning, no NumPy error escapes
+        for bad in (None, "abc", 1.5, True, [1.0] * 4, {"a": 1}):
+            with pytest.raises(TypeError, match=r"^G must be an array"):
+                apply(bad)
+        for bad in (np.full(4, "a"), np.full(4, 1.0, dtype=object), np.ones(4) + 1j,
+                    np.ones((4, 2), complex)):
+            with pytest.raises(ValueError, match=r"^G must hold real numbers"):
+                apply(bad)
+        for bad in (np.array(1.0), np.ones(5), np.ones(0), np.ones((2, 4)), np.ones((4, 1, 1))):
+            with pytest.raises(ValueError, match=r"^G must have shape \(4,\) or \(4, k\)"):
+                apply(bad)
+    # Integers, float32, columns and blocks are products' inputs; NaN is the caller's (no scan).
+    scale = np.array([0.1, 1.0, 1.0, 1.0]) ** (0.5 if method == "apply_inverse_sqrt" else 1.0)
+    np.testing.assert_allclose(apply(np.arange(4)), scale * np.arange(4), rtol=1e-12)
+    assert apply(np.ones(4, np.float32)).shape == (4,)
+    np.testing.assert_allclose(apply(np.ones((4, 3))), np.repeat(scale[:, None], 3, axis=1), rtol=1e-12)
+    assert np.isnan(apply(np.full(4, np.nan))).all()
 
 
 # ----------------------------------------------------------------------------- hessian_preconditioner
