@@ -21,7 +21,7 @@ from ._validation import (
     check_positive,
     check_positive_int,
 )
-from .operators import Operator, as_operator
+from .operators import Operator, as_operator, check_product_input
 from .sketch import orthonormal_sketch
 
 __all__ = ["NotPositiveSemidefiniteError", "NystromApprox", "NystromPreconditioner", "nystrom"]
@@ -68,11 +68,8 @@ class NystromApprox:
 
     def __post_init__(self):
         # A public constructor: check what the preconditioner relies on (ValueError names it).
-        if getattr(self.U, "ndim", None) != 2:
-            raise ValueError(f"U must be a 2-D array, got {type(self.U).__name__}"
-                             f" of shape {getattr(self.U, 'shape', None)}")
+        self.U = check_array(self.U, "U", ndim=2, allow_empty=True)
         xp = _backend.array_namespace(self.U)
-        self.U = check_array(self.U, "U", xp=xp, ndim=2, allow_empty=True)
         r = self.U.shape[1]
         if self.U.shape[0] < 1:
             raise ValueError(f"U must have at least one row, got shape {tuple(self.U.shape)}")
@@ -87,7 +84,11 @@ class NystromApprox:
                 raise ValueError("eigvals must be non-negative")
             if r > 1 and bool(xp.any(self.eigvals[1:] > self.eigvals[:-1])):
                 raise ValueError("eigvals must be in descending order")
-        self.sketch_size = check_nonnegative_int(self.sketch_size, "sketch_size")
+        # The sketch had at least one column, and at least one per retained eigenpair.
+        self.sketch_size = check_positive_int(self.sketch_size, "sketch_size")
+        if self.sketch_size < r:
+            raise ValueError(f"sketch_size must be at least the rank (the {r} columns of U), "
+                             f"got {self.sketch_size}")
         self.shift = check_nonnegative(self.shift, "shift")
 
     @property
@@ -105,15 +106,17 @@ class NystromApprox:
         return self.U.dtype
 
     def matmat(self, V):
-        """``Â V`` for a block ``V`` of shape ``(n, k)``."""
+        """``Â V`` for a block ``V`` of shape ``(n, k)`` (checked as :meth:`Operator.matvec` does)."""
+        V = check_product_input(V, "V", self.U.shape[0], vector=False)
         return self.U @ (self.eigvals[:, None] * (self.U.T @ V))
 
     def matvec(self, v):
-        """``Â v`` for a vector ``v`` of shape ``(n,)``."""
+        """``Â v`` for a vector ``v`` of shape ``(n,)`` (checked as :meth:`Operator.matvec` does)."""
+        v = check_product_input(v, "v", self.U.shape[0], vector=True)
         return self.U @ (self.eigvals * (self.U.T @ v))
 
     def __matmul__(self, V):
-        return self.matvec(V) if V.ndim == 1 else self.matmat(V)
+        return self.matvec(V) if getattr(V, "ndim", 1) == 1 else self.matmat(V)
 
     def to_dense(self):
         """The ``n × n`` matrix ``U diag(eigvals) Uᵀ`` (small problems and tests only)."""
@@ -466,15 +469,22 @@ class NystromPreconditioner:
         return int(self.eigvals.shape[0])
 
     def matmat(self, V):
-        """``P⁻¹ V`` for a block ``V`` of shape ``(n, k)``."""
+        """``P⁻¹ V`` for a block ``V`` of shape ``(n, k)``.
+
+        Only ``V``'s kind, dtype and shape are checked, in ``O(1)`` (as :meth:`Operator.matvec`):
+        ``TypeError`` for a non-array, ``ValueError`` for complex, string or object content or
+        the wrong shape. NaN in ``V`` is the caller's concern.
+        """
+        V = check_product_input(V, "V", self.shape[0], vector=False)
         return V + self.U @ (self._scale_minus_one[:, None] * (self.U.T @ V))
 
     def matvec(self, v):
-        """``P⁻¹ v`` for a vector ``v`` of shape ``(n,)``."""
+        """``P⁻¹ v`` for a vector ``v`` of shape ``(n,)`` (checked as :meth:`matmat`)."""
+        v = check_product_input(v, "v", self.shape[0], vector=True)
         return v + self.U @ (self._scale_minus_one * (self.U.T @ v))
 
     def __matmul__(self, V):
-        return self.matvec(V) if V.ndim == 1 else self.matmat(V)
+        return self.matvec(V) if getattr(V, "ndim", 1) == 1 else self.matmat(V)
 
     def as_operator(self) -> Operator:
         """This preconditioner as an :class:`rnla.Operator`."""

@@ -15,7 +15,7 @@ import numbers
 import array_api_compat
 
 from . import _backend
-from ._validation import check_array, check_finite_array, check_nonnegative
+from ._validation import check_array, check_bool, check_callable, check_finite_array, check_nonnegative
 
 __all__ = ["GramOperator", "Operator", "as_operator", "check_symmetric"]
 
@@ -51,9 +51,9 @@ class Operator:
 
     def __init__(self, shape, matmat, *, matvec=None, dtype=None, xp=None, device=None,
                  noise_level=None):
-        shape = tuple(int(s) for s in shape)
-        if len(shape) != 2 or min(shape) < 1:
-            raise ValueError(f"shape must be a pair of positive integers, got {shape}")
+        shape = _check_shape(shape, "shape")
+        matmat = check_callable(matmat, "matmat", optional=False)
+        matvec = check_callable(matvec, "matvec")
         if noise_level is not None:
             noise_level = check_nonnegative(noise_level, "noise_level", allow_inf=True)
         self.shape = shape
@@ -78,18 +78,24 @@ class Operator:
         return self._noise_level
 
     def matvec(self, v):
-        """Apply to a single vector of shape ``(n,)``."""
+        """Apply to a single vector of shape ``(n,)``.
+
+        Only ``v``'s kind, dtype and shape are checked (``O(1)``, no pass over the data):
+        ``TypeError`` if it is not an array, ``ValueError`` for complex, string or object
+        content or a shape other than ``(n,)``. NaN in ``v`` is the caller's concern.
+        """
+        v = check_product_input(v, "v", self.shape[1], vector=True)
         if self._matvec is not None:
             return self._matvec(v)
         xp = _backend.array_namespace(v)
         return xp.reshape(self._matmat(xp.reshape(v, (-1, 1))), (-1,))
 
     def matmat(self, V):
-        """Apply to a block ``(n, k)`` in one call."""
-        return self._matmat(V)
+        """Apply to a block ``(n, k)`` in one call (``V`` checked as in :meth:`matvec`)."""
+        return self._matmat(check_product_input(V, "V", self.shape[1], vector=False))
 
     def __matmul__(self, V):
-        return self.matvec(V) if V.ndim == 1 else self.matmat(V)
+        return self.matvec(V) if getattr(V, "ndim", 1) == 1 else self.matmat(V)
 
     def __repr__(self):
         return f"<{type(self).__name__} shape={self.shape} dtype={self.dtype}>"
@@ -140,12 +146,16 @@ class GramOperator(Operator):
     MIN_CHUNK = 8
 
     def __init__(self, X, weights=None, mu=0.0):
-        if getattr(X, "ndim", None) != 2:
-            raise ValueError(f"X must be a 2-D array, got {type(X).__name__}")
+        if not _backend.is_sparse(X):
+            # Kind, content and ndim of dense data (lists are read as arrays, as check_array
+            # does); finiteness is checked once below, after the cast.
+            X = check_array(X, "X", ndim=2, allow_empty=True, finite=False)
+        elif X.ndim != 2:
+            raise ValueError(f"X must be a 2-D array, got a sparse array of shape {X.shape}")
         mu = check_nonnegative(mu, "mu")
-        n, d = X.shape
         xp = _backend.array_namespace(X)
         X, dtype = _float_matrix(xp, X, "X")
+        n, d = X.shape
         if weights is not None:
             if getattr(weights, "shape", None) is None:
                 weights = check_array(weights, "weights", xp=xp, finite=False)
@@ -314,6 +324,10 @@ def as_operator(A, *, shape=None, name: str = "A", square: bool = True, symmetri
     >>> op @ np.ones(2)
     array([3., 3.])
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__} {name!r}"[:200])
+    square = check_bool(square, "square")
+    symmetric = check_bool(symmetric, "symmetric")
     if isinstance(A, Operator):
         op = A
     elif isinstance(A, tuple):
@@ -346,12 +360,68 @@ def _float_matrix(xp, A, name):
 
     Complex, string or object content is a ``ValueError`` naming ``name`` (never cast).
     """
+    if math.prod(A.shape) == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(A.shape)}")
     check_array(A.data if _backend.is_sparse(A) else A, name, xp=xp, allow_empty=True, finite=False)
     dtype = _backend.float_dtype(xp, A.dtype)
     if A.dtype != dtype:
         A = A.astype(dtype) if _backend.is_sparse(A) else xp.astype(A, dtype)
     check_finite_array(xp, A, name)
     return A, dtype
+
+
+def _check_shape(shape, name):
+    """``shape`` as a pair of positive Python ints.
+
+    ``TypeError`` unless it is a tuple or list of integers (``bool`` and floats are not);
+    ``ValueError`` for the wrong length or an entry below 1.
+    """
+    message = f"{name} must be a pair of positive integers, got {shape!r}"[:200]
+    if not isinstance(shape, tuple | list):
+        raise TypeError(message)
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape):
+        raise TypeError(message)
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(message)
+    return int(shape[0]), int(shape[1])
+
+
+_REAL_KINDS = frozenset("fiub")
+
+
+def check_product_input(x, name: str, n: int, *, vector: bool):
+    """``x`` checked as the input of a product with an ``m × n`` operator, in ``O(1)``.
+
+    The hot path of every iteration: only the kind, the dtype and the shape are looked at,
+    never the data (no scan for NaN, no copy, no device sync); the array is returned as it
+    came. ``vector`` asks for shape ``(n,)``, else a block ``(n, k)``. ``TypeError`` if ``x``
+    is not an array (a list is read as one, as :func:`rnla._validation.check_array` does);
+    ``ValueError`` for complex, string or object content or the wrong shape (an empty block
+    too, by the validation policy; SciPy's ``LinearOperator.matmat`` returns an empty one).
+    """
+    dtype = getattr(x, "dtype", None)
+    shape = getattr(x, "shape", None)
+    if dtype is None or shape is None:
+        x = check_array(x, name, allow_empty=True, finite=False)
+        dtype, shape = x.dtype, x.shape
+    kind = getattr(dtype, "kind", None)  # NumPy and CuPy dtypes; others through isdtype
+    if kind is None:
+        try:
+            real = bool(_backend.array_namespace(x).isdtype(dtype, ("real floating", "integral", "bool")))
+        except (TypeError, ValueError, AttributeError):
+            real = False
+    else:
+        real = kind in _REAL_KINDS
+    if not real:
+        raise ValueError(f"{name} must hold real numbers, got dtype {dtype}")
+    shape = tuple(shape)
+    if vector:
+        if shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},) to match the operator, got {shape}")
+    elif len(shape) != 2 or shape[0] != n or shape[1] == 0:
+        raise ValueError(f"{name} must be a 2-D block ({n}, k) with k >= 1 to match the operator, "
+                         f"got shape {shape}")
+    return x
 
 
 def _callable_operator(shape, matvec, matmat, name):

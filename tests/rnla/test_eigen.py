@@ -761,3 +761,10 @@ def test_cupy_sparse_matches_scipy(cupy, which):
     w, V = eigsh(csp.csr_matrix(A), 4, which=which, random_state=52)
     assert isinstance(w, cupy.ndarray) and isinstance(V, cupy.ndarray)
     check_pairs(A, cupy.asnumpy(w), cupy.asnumpy(V), ref, 8.0)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (5, 0), (0, 5)])
+def test_eigsh_rejects_an_empty_matrix_naming_it(shape):
+    # Was Operator's "shape must be a pair of positive integers", which does not name A.
+    with pytest.raises(ValueError, match=r"^A must not be empty"):
+        eigsh(np.ones(shape), k=1)

@@ -621,3 +621,21 @@ def test_cupy_breakdown_and_sparse(cupy):
     assert isinstance(res.alpha, cupy.ndarray)
     np.testing.assert_allclose(cupy.asnumpy(res.alpha), ref.alpha, atol=1e-10)
     np.testing.assert_allclose(cupy.asnumpy(res.beta), ref.beta, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (5, 0), (0, 5)])
+def test_lanczos_rejects_an_empty_matrix_naming_it(shape):
+    # Was Operator's "shape must be a pair of positive integers", which does not name A.
+    with pytest.raises(ValueError, match=r"^A must not be empty"):
+        lanczos(np.ones(shape), 1)
+
+
+def test_lanczos_takes_many_start_vectors_as_the_columns_of_v0():
+    # v0 of shape (n, p) is p start vectors (documented), even with equal columns: the
+    # validation fuzz's "matrix" value is a legal v0 here.
+    A = np.diag(np.arange(1.0, 9.0))
+    one = lanczos(A, 4, v0=np.ones(8))
+    many = lanczos(A, 4, v0=np.ones((8, 2)))
+    for j in range(2):
+        np.testing.assert_allclose(many.alpha[j], one.alpha, rtol=1e-13)
+        np.testing.assert_allclose(many.beta[j], one.beta, rtol=1e-13)

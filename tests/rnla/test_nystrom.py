@@ -766,6 +766,75 @@ def test_nystrom_approx_rejects_bad_basis(U, message):
         NystromApprox(U, np.array([3.0, 2.0, 1.0]), 3)
 
 
+@pytest.mark.parametrize("U", ["abc", "", True, 1 + 2j, 1.5, None])
+def test_nystrom_approx_rejects_a_basis_that_is_not_an_array(U):
+    # The policy: a kind that is never an array is a TypeError (was ValueError).
+    with pytest.raises(TypeError, match=r"^U must be an array"):
+        NystromApprox(U, np.array([3.0, 2.0, 1.0]), 3)
+
+
+@pytest.mark.parametrize(("size", "error", "message"), [
+    (0, ValueError, r"^sketch_size must be >= 1, got 0$"),
+    (-4, ValueError, r"^sketch_size must be >= 1"),
+    (2, ValueError, r"^sketch_size must be at least the rank \(the 3 columns of U\), got 2$"),
+    (3.0, TypeError, r"^sketch_size must be an integer"),
+    (True, TypeError, r"^sketch_size must be an integer"),
+])
+def test_nystrom_approx_rejects_bad_sketch_size(size, error, message):
+    # Was: 0 (and sizes below the rank) accepted, though a sketch spends one product per column.
+    with pytest.raises(error, match=message):
+        NystromApprox(_basis(), np.array([3.0, 2.0, 1.0]), size)
+
+
+def test_nystrom_approx_sketch_size_may_exceed_the_rank_or_hold_a_zero_operator():
+    assert NystromApprox(_basis(), np.array([3.0, 2.0, 1.0]), np.int64(13)).sketch_size == 13
+    assert NystromApprox(np.zeros((10, 0)), np.zeros(0), 5).rank == 0
+
+
+def _precond():
+    return NystromPreconditioner(NystromApprox(_basis(), np.array([3.0, 2.0, 1.0]), 3), 0.1)
+
+
+@pytest.mark.parametrize("target", ["preconditioner", "approx"])
+@pytest.mark.parametrize(("method", "x", "error", "message"), [
+    ("matvec", "abc", TypeError, r"^v must be an array"),
+    ("matvec", None, TypeError, r"^v must be an array"),
+    ("matvec", 1.5, TypeError, r"^v must be an array"),
+    ("matvec", np.ones(10) + 1j, ValueError, r"^v must hold real numbers, got dtype complex128$"),
+    ("matvec", np.full(10, "a"), ValueError, r"^v must hold real numbers"),
+    ("matvec", np.ones(10, dtype=object), ValueError, r"^v must hold real numbers"),
+    ("matvec", np.array(1.0), ValueError, r"^v must have shape \(10,\) to match the operator, got \(\)$"),
+    ("matvec", np.ones(11), ValueError, r"^v must have shape \(10,\)"),
+    ("matvec", np.ones((10, 2)), ValueError, r"^v must have shape \(10,\)"),
+    ("matmat", "abc", TypeError, r"^V must be an array"),
+    ("matmat", np.ones((10, 2)) + 1j, ValueError, r"^V must hold real numbers"),
+    ("matmat", np.full((10, 2), "a"), ValueError, r"^V must hold real numbers"),
+    ("matmat", np.ones(10), ValueError, r"^V must be a 2-D block \(10, k\) with k >= 1"),
+    ("matmat", np.ones((11, 2)), ValueError, r"^V must be a 2-D block"),
+    ("matmat", np.ones((10, 0)), ValueError, r"^V must be a 2-D block"),
+])
+def test_preconditioner_products_check_their_input(target, method, x, error, message):
+    # Was: NumPy's matmul errors (UFuncTypeError, "does not have enough dimensions") not
+    # naming the argument, and complex input silently cast.
+    obj = _precond() if target == "preconditioner" else _precond_approx()
+    with pytest.raises(error, match=message):
+        getattr(obj, method)(x)
+
+
+def _precond_approx():
+    return NystromApprox(_basis(), np.array([3.0, 2.0, 1.0]), 3)
+
+
+def test_preconditioner_products_keep_float32_and_accept_lists():
+    U = _basis().astype(np.float32)
+    P = NystromPreconditioner(NystromApprox(U, np.array([3.0, 2.0, 1.0], np.float32), 3), 0.1)
+    v = np.arange(10.0, dtype=np.float32)
+    assert P.matvec(v).dtype == np.float32
+    assert P.matmat(np.ones((10, 2), np.float32)).dtype == np.float32
+    np.testing.assert_array_equal(P.matvec(v.tolist()), P.matvec(v.astype(np.float64)))
+    np.testing.assert_array_equal((P @ v), P.matvec(v))
+
+
 @pytest.mark.parametrize("mu", [-1e-3, np.nan, np.inf])
 def test_preconditioner_rejects_bad_mu(mu):
     approx = NystromApprox(_basis(), np.array([3.0, 2.0, 1.0]), 3)
@@ -789,6 +858,13 @@ def test_preconditioner_mu0_drops_rounding_level_eigenvalues():
     assert P.rank == 2
     v = U[:, 0]
     np.testing.assert_allclose(P @ v, v / 3.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (4, 0), (0, 4)])
+def test_nystrom_rejects_an_empty_matrix_naming_it(shape):
+    # Was Operator's "shape must be a pair of positive integers", which does not name A.
+    with pytest.raises(ValueError, match=r"^A must not be empty"):
+        nystrom(np.ones(shape), 1)
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [

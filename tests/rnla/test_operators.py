@@ -89,6 +89,109 @@ def test_operator_rejects_bad_shape(shape):
         Operator(shape, lambda V: V)
 
 
+@pytest.mark.parametrize("shape", ["abc", None, 8, {"a": 1}, (8.5, 8), (8j, 8), (True, 2),
+                                   np.array([2, 2])],
+                         ids=["str", "None", "int", "dict", "float", "complex", "bool", "ndarray"])
+def test_operator_rejects_shape_of_the_wrong_kind(shape):
+    # Was: int()'s own ValueError, "'NoneType' object is not iterable", or (8.5, 8) accepted.
+    with pytest.raises(TypeError, match=r"^shape must be a pair of positive integers"):
+        Operator(shape, lambda V: V)
+
+
+def test_operator_accepts_numpy_integer_shapes():
+    op = Operator([np.int64(2), np.int32(3)], lambda V: np.ones((2, V.shape[1])))
+    assert op.shape == (2, 3) and all(type(s) is int for s in op.shape)
+
+
+@pytest.mark.parametrize("bad", ["abc", 1, [print], np.ones(2), None])
+def test_operator_rejects_non_callable_products(bad):
+    # Was: accepted, then "'str' object is not callable" at the first product.
+    with pytest.raises(TypeError, match=r"^matmat must be callable, got"):
+        Operator((2, 2), bad)
+    if bad is not None:
+        with pytest.raises(TypeError, match=r"^matvec must be callable or None, got"):
+            Operator((2, 2), lambda V: V, matvec=bad)
+
+
+def _square_ops():
+    A = np.arange(9.0).reshape(3, 3)
+    return {"dense": as_operator(A), "callable": Operator((3, 3), lambda V: A @ V),
+            "gram": GramOperator(np.ones((4, 3)))}
+
+
+@pytest.mark.parametrize("kind", ["dense", "callable", "gram"])
+@pytest.mark.parametrize(("v", "error", "message"), [
+    ("abc", TypeError, r"^v must be an array"),
+    (None, TypeError, r"^v must be an array"),
+    (1.5, TypeError, r"^v must be an array"),
+    (np.ones(3, complex), ValueError, r"^v must hold real numbers, got dtype complex128$"),
+    (np.full(3, "a"), ValueError, r"^v must hold real numbers, got dtype <U1$"),
+    (np.ones(3, dtype=object), ValueError, r"^v must hold real numbers, got dtype object$"),
+    (["a", "b", "c"], ValueError, r"^v must hold real numbers"),
+    (np.array(1.0), ValueError, r"^v must have shape \(3,\) to match the operator, got \(\)$"),
+    (np.ones(4), ValueError, r"^v must have shape \(3,\) to match the operator, got \(4,\)$"),
+    (np.ones((3, 1)), ValueError, r"^v must have shape \(3,\)"),
+    (np.ones(0), ValueError, r"^v must have shape \(3,\)"),
+])
+def test_operator_matvec_checks_kind_dtype_and_shape(kind, v, error, message):
+    # Was: AttributeError from the backend, NumPy's matmul errors, or a silent complex cast.
+    with pytest.raises(error, match=message):
+        _square_ops()[kind].matvec(v)
+
+
+@pytest.mark.parametrize("kind", ["dense", "callable", "gram"])
+@pytest.mark.parametrize(("V", "error", "message"), [
+    ("abc", TypeError, r"^V must be an array"),
+    (True, TypeError, r"^V must be an array"),
+    (np.ones((3, 2)) + 1j, ValueError, r"^V must hold real numbers, got dtype complex128$"),
+    (np.full((3, 2), "a"), ValueError, r"^V must hold real numbers"),
+    (np.array(1.0), ValueError, r"^V must be a 2-D block \(3, k\) with k >= 1"),
+    (np.ones(3), ValueError, r"^V must be a 2-D block \(3, k\) with k >= 1.*got shape \(3,\)$"),
+    (np.ones((3, 2, 1)), ValueError, r"^V must be a 2-D block"),
+    (np.ones((4, 2)), ValueError, r"^V must be a 2-D block.*got shape \(4, 2\)$"),
+    (np.ones((3, 0)), ValueError, r"^V must be a 2-D block \(3, k\) with k >= 1.*got shape \(3, 0\)$"),
+])
+def test_operator_matmat_checks_kind_dtype_and_shape(kind, V, error, message):
+    with pytest.raises(error, match=message):
+        _square_ops()[kind].matmat(V)
+
+
+@pytest.mark.parametrize("kind", ["dense", "callable", "gram"])
+def test_operator_products_accept_lists_integers_and_keep_float32(kind):
+    op = _square_ops()[kind]
+    ref = op.matvec(np.ones(3))
+    np.testing.assert_array_equal(op.matvec([1.0, 1.0, 1.0]), ref)
+    np.testing.assert_array_equal(op.matvec(np.ones(3, dtype=np.int64)), ref)
+    np.testing.assert_array_equal(op.matmat(np.ones((3, 1), dtype=bool))[:, 0], ref)
+
+
+@pytest.mark.parametrize("kind", ["dense", "gram"])
+def test_operator_product_checks_keep_float32(kind):
+    A = np.arange(9.0, dtype=np.float32).reshape(3, 3)
+    op = as_operator(A) if kind == "dense" else GramOperator(A)
+    assert op.matvec(np.ones(3, np.float32)).dtype == np.float32
+    assert op.matmat(np.ones((3, 2), np.float32)).dtype == np.float32
+
+
+def test_operator_product_checks_never_copy_or_scan():
+    # The hot path: the array reaches the callable as it came (no copy, no cast), NaN included.
+    seen = []
+    op = Operator((3, 3), lambda V: seen.append(V) or V, matvec=lambda v: seen.append(v) or v)
+    v = np.array([1.0, np.nan, 2.0], dtype=np.float32)
+    V = np.ones((3, 2), dtype=np.float32)
+    assert op.matvec(v) is v and op.matmat(V) is V
+    assert seen[0] is v and seen[1] is V
+
+
+def test_operator_product_checks_array_api_strict():
+    op = as_operator(xs.asarray(np.eye(3)))
+    assert op.matvec(xs.ones(3)).shape == (3,)
+    with pytest.raises(ValueError, match=r"^v must hold real numbers"):
+        op.matvec(xs.ones(3, dtype=xs.complex128))
+    with pytest.raises(ValueError, match=r"^V must be a 2-D block"):
+        op.matmat(xs.ones(3))
+
+
 # --------------------------------------------------------------------------------------------
 # as_operator: products agree with the dense matrix
 # --------------------------------------------------------------------------------------------
@@ -253,6 +356,32 @@ def test_as_operator_rejects_non_2d_arrays(shape):
         as_operator(np.ones(shape), name="M")
     with pytest.raises(ValueError, match=rf"^M must be 2-D, got {len(shape)} dimensions$"):
         as_operator(xs.asarray(np.ones(shape)), name="M")
+
+
+@pytest.mark.parametrize("kind", ["dense", *SPARSE_FORMATS, "strict"])
+@pytest.mark.parametrize("shape", [(0, 0), (3, 0), (0, 3)])
+def test_as_operator_rejects_empty_matrices_naming_them(kind, shape):
+    # Was Operator's "shape must be a pair of positive integers", which does not name A.
+    A = np.ones(shape)
+    A = xs.asarray(A) if kind == "strict" else make_X(kind, A)
+    with pytest.raises(ValueError, match=rf"^M must not be empty, got shape \({shape[0]}, {shape[1]}\)$"):
+        as_operator(A, name="M", square=False)
+
+
+@pytest.mark.parametrize("name", [1, ["A"], {"a": 1}, None])
+def test_as_operator_name_must_be_a_string(name):
+    # Was: accepted (and then used in messages).
+    with pytest.raises(TypeError, match=r"^name must be a string"):
+        as_operator(np.eye(2), name=name)
+
+
+@pytest.mark.parametrize("flag", ["square", "symmetric"])
+@pytest.mark.parametrize("bad", ["abc", "True", None, 1, 0.5, np.array([True, False])])
+def test_as_operator_flags_must_be_bools(flag, bad):
+    # Was: any truthy value accepted; a 2-entry array raised NumPy's "truth value is ambiguous".
+    with pytest.raises(TypeError, match=rf"^{flag} must be True or False"):
+        as_operator(np.eye(2), **{flag: bad})
+    assert as_operator(np.eye(2), **{flag: np.bool_(True)}).shape == (2, 2)
 
 
 @pytest.mark.parametrize(
@@ -570,12 +699,44 @@ def test_gram_operator_through_as_operator_with_symmetry_check():
 
 @pytest.mark.parametrize(
     "X",
-    [np.ones(5), np.ones((2, 2, 2)), np.float64(1.0), [[1.0, 2.0], [3.0, 4.0]], xs.asarray(np.ones(3))],
-    ids=["1-D", "3-D", "scalar", "list", "strict-1-D"],
+    [np.ones(5), np.ones((2, 2, 2)), np.array(1.0), [1.0, 2.0], xs.asarray(np.ones(3))],
+    ids=["1-D", "3-D", "0-D", "1-D-list", "strict-1-D"],
 )
 def test_gram_operator_rejects_non_2d_X(X):
     with pytest.raises(ValueError, match=r"^X must be a 2-D array"):
         GramOperator(X)
+
+
+@pytest.mark.parametrize("X", ["abc", None, 1.5, True, 1 + 2j, np.float64(1.0)],
+                         ids=["str", "None", "float", "bool", "complex", "np-scalar"])
+def test_gram_operator_rejects_non_arrays_with_type_error(X):
+    # The policy: a value of a kind that is never an array is a TypeError (was ValueError).
+    with pytest.raises(TypeError, match=r"^X must be an array"):
+        GramOperator(X)
+
+
+@pytest.mark.parametrize("fmt", X_FORMATS)
+@pytest.mark.parametrize("shape", [(0, 3), (5, 0), (0, 0)])
+def test_gram_operator_rejects_empty_X_naming_it(fmt, shape):
+    # Was "weights must have shape (0,)" or Operator's "shape must be a pair of positive integers".
+    with pytest.raises(ValueError, match=rf"^X must not be empty, got shape \({shape[0]}, {shape[1]}\)$"):
+        GramOperator(make_X(fmt, np.ones(shape)), weights=np.ones(5))
+
+
+@pytest.mark.parametrize(("X", "message"), [
+    (np.full((5, 2), "a"), r"^X must hold real numbers"),
+    (np.ones((5, 2), dtype=object), r"^X must hold real numbers"),
+    ([["a", "b"]] * 5, r"^X must hold real numbers"),
+])
+def test_gram_operator_rejects_non_numeric_content(X, message):
+    with pytest.raises(ValueError, match=message):
+        GramOperator(X)
+
+
+def test_gram_operator_reads_a_nested_list_like_an_array():
+    X = [[1.0, 2.0], [3.0, 4.0], [0.5, -1.0]]
+    np.testing.assert_allclose(GramOperator(X, mu=0.1) @ np.eye(2),
+                               GramOperator(np.array(X), mu=0.1) @ np.eye(2), rtol=1e-15)
 
 
 @pytest.mark.parametrize("fmt", X_FORMATS)
