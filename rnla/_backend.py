@@ -12,12 +12,14 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import sys
 
 import array_api_compat
 import numpy as np
 
 __all__ = [
     "array_namespace",
+    "check_fits",
     "check_random_state",
     "cholesky",
     "device_of",
@@ -163,6 +165,34 @@ def check_random_state(random_state) -> np.random.Generator:
         "random_state must be None, an int or a numpy.random.Generator, "
         f"got {type(random_state).__name__}"
     )
+
+
+#: Most float64 entries one array can hold (NumPy's limit is ``sys.maxsize`` bytes).
+MAX_ARRAY_ENTRIES = sys.maxsize // 8
+
+
+def check_fits(value: int, name: str, *, per: int = 1, what: str = "array") -> int:
+    """``value`` unchanged, or ``ValueError`` naming ``name`` when an array of ``value · per``
+    float64 entries is larger than any array can be (:data:`MAX_ARRAY_ENTRIES`).
+
+    For counts with no mathematical upper bound (probes, grid points) that size arrays: a
+    value this large is wrong, and saying so beats NumPy's "maximum allowed dimension
+    exceeded" from deep inside. Smaller values that merely exceed the memory are left to
+    the allocator (``MemoryError``).
+
+    Examples
+    --------
+    >>> check_fits(30, "num_probes", per=1000)
+    30
+    >>> check_fits(2**62, "num_points", what="grid")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: num_points=4611686018427387904 is too large: the grid of 4611686018427387904 entries ...
+    """
+    if value * per > MAX_ARRAY_ENTRIES:
+        raise ValueError(f"{name}={value} is too large: the {what} of {value * per} entries would "
+                         f"exceed the largest possible array ({MAX_ARRAY_ENTRIES} float64 entries)")
+    return value
 
 
 def _numpy_dtype(dtype):

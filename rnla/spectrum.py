@@ -59,7 +59,8 @@ def _quadrature(A, num_probes, num_steps, random_state, like):
     _check_real_matrix(A)
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
-    p = check_positive_int(num_probes, "num_probes")
+    p = _backend.check_fits(check_positive_int(num_probes, "num_probes"), "num_probes", per=n,
+                            what=f"{n} × num_probes probe block")
     m = min(check_positive_int(num_steps, "num_steps"), n)  # n steps are already exact
     xp, dtype, device = _resolve(op, like)
     rng = _backend.check_random_state(random_state)
@@ -185,7 +186,8 @@ def spectral_density(A, *, num_probes=20, num_steps=100, grid=None, num_points=1
     sigma = check_positive(sigma, "sigma")
     full_output = check_bool(full_output, "full_output")
     if grid is None:
-        num_points = check_positive_int(num_points, "num_points")
+        num_points = _backend.check_fits(check_positive_int(num_points, "num_points"), "num_points",
+                                         what="grid")
     else:
         grid = np.asarray(_backend.to_numpy(check_array(grid, "grid", ndim=1)), dtype=np.float64)
     n, nodes, weights, matvecs = _quadrature(A, num_probes, num_steps, random_state, like)

@@ -235,6 +235,8 @@ def effective_dimension(A, mu, *, method="auto", rank="auto", num_probes=30, num
     _check_real_matrix(A)
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
+    # Checked whatever the method, so that a call is valid or not regardless of the data.
+    _backend.check_fits(num_probes, "num_probes", per=n, what=f"{n} × num_probes probe block")
     rank = check_auto_or(rank, "rank", check_positive_int, upper=n, upper_name="the dimension of A")
     rng = _backend.check_random_state(random_state)
     if method != "slq":

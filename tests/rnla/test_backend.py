@@ -552,3 +552,14 @@ def test_transpose_matmul_computes_in_the_data_dtype(sparse, k):
     assert out.dtype == np.float64  # promoted like NumPy, computed in float32
     np.testing.assert_allclose(out, X.T.astype(np.float64) @ r, rtol=1e-3, atol=1e-2)
     assert _backend.transpose_matmul(Xin, r.astype(np.float32)).dtype == np.float32
+
+
+def test_check_fits_bounds_the_entries_of_one_array():
+    limit = _backend.MAX_ARRAY_ENTRIES
+    assert limit == __import__("sys").maxsize // 8
+    assert _backend.check_fits(limit // 4, "num_points", per=4) == limit // 4
+    with pytest.raises(ValueError, match=rf"^num_probes={limit // 4 + 1} is too large: the probe "
+                                         rf"block of {4 * (limit // 4 + 1)} entries"):
+        _backend.check_fits(limit // 4 + 1, "num_probes", per=4, what="probe block")
+    with pytest.raises(ValueError, match=r"^k=10{30} is too large"):
+        _backend.check_fits(10**30, "k")

@@ -741,3 +741,29 @@ def test_complex_operator_is_a_value_error_naming_a(func):
     args = (np.log,) if func is slq else ()
     with pytest.raises(ValueError, match=r"^A.*complex"):
         func(np.eye(5) * (1 + 1j), *args)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (5, 0), (0, 5)])
+@pytest.mark.parametrize("func", ["slq", "spectral_density"])
+def test_rejects_an_empty_matrix_naming_it(func, shape):
+    # Was Operator's "shape must be a pair of positive integers", which does not name A.
+    call = {"slq": lambda A: slq(A, np.log), "spectral_density": lambda A: spectral_density(A)}
+    with pytest.raises(ValueError, match=r"^A must not be empty"):
+        call[func](np.ones(shape))
+
+
+@pytest.mark.parametrize("num_probes", [10**30, np.int64(2**62)])
+@pytest.mark.parametrize("func", ["slq", "spectral_density"])
+def test_rejects_an_impossible_number_of_probes(func, num_probes):
+    # Was NumPy's "Maximum allowed dimension exceeded" from inside its random generator.
+    call = {"slq": lambda p: slq(np.eye(8), np.log, num_probes=p),
+            "spectral_density": lambda p: spectral_density(np.eye(8), num_probes=p)}
+    with pytest.raises(ValueError, match=r"^num_probes=\d+ is too large: the 8 × num_probes probe block"):
+        call[func](num_probes)
+
+
+@pytest.mark.parametrize("num_points", [10**30, np.int64(2**62)])
+def test_spectral_density_rejects_an_impossible_grid(num_points):
+    # Was NumPy's "Maximum allowed size exceeded" / "array is too big" from inside linspace.
+    with pytest.raises(ValueError, match=r"^num_points=\d+ is too large: the grid"):
+        spectral_density(np.eye(8), num_probes=2, num_steps=3, num_points=num_points)

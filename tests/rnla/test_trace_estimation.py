@@ -651,3 +651,21 @@ def test_cupy_effective_dimension(cupy):
     A = low_rank(200, 15, seed=25)
     exact = exact_deff(np.linalg.eigvalsh(A), 1.0)
     assert effective_dimension(cupy.asarray(A), 1.0, random_state=0) == pytest.approx(exact, rel=1e-8)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (5, 0), (0, 5)])
+@pytest.mark.parametrize("func", ["trace", "effective_dimension"])
+def test_rejects_an_empty_matrix_naming_it(func, shape):
+    # Was Operator's "shape must be a pair of positive integers", which does not name A.
+    call = {"trace": lambda A: trace(A), "effective_dimension": lambda A: effective_dimension(A, 1.0)}
+    with pytest.raises(ValueError, match=r"^A must not be empty"):
+        call[func](np.ones(shape))
+
+
+@pytest.mark.parametrize("method", ["auto", "nystrom", "slq"])
+@pytest.mark.parametrize("num_probes", [10**30, np.int64(2**62)])
+def test_effective_dimension_rejects_an_impossible_number_of_probes(method, num_probes):
+    # Was: accepted when the Nyström route made the probes unneeded, NumPy's "maximum allowed
+    # dimension exceeded" otherwise. The call is valid or not whatever route the data takes.
+    with pytest.raises(ValueError, match=r"^num_probes=\d+ is too large: the 8 × num_probes probe block"):
+        effective_dimension(np.eye(8), 1.0, method=method, num_probes=num_probes)
