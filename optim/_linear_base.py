@@ -32,7 +32,7 @@ from rnla.operators import Operator
 
 from . import sketchy
 from ._common import Progress
-from ._sklearn_support import check_same_namespace, check_sample_weight, input_namespace
+from ._sklearn_support import check_same_namespace, check_sample_weight, check_verbose, input_namespace
 
 SKETCHY_SOLVERS = {
     "sketchy_svrg": sketchy.sketchy_svrg,
@@ -51,6 +51,7 @@ class LinearEstimatorBase(BaseEstimator):
     """Parameter checks, validation and prediction of the linear estimators."""
 
     def _check_common_params(self):
+        check_verbose(self.verbose)
         check_bool(self.fit_intercept, "fit_intercept")
         check_bool(self.warm_start, "warm_start")
         check_positive(self.tol, "tol")
@@ -97,7 +98,7 @@ class LinearEstimatorBase(BaseEstimator):
         return W
 
     def _progress(self, name, total, unit="it"):
-        return Progress(f"{type(self).__name__}({name})", total, self.verbose, unit=unit)
+        return Progress(f"{type(self).__name__}({name})", total, check_verbose(self.verbose), unit=unit)
 
     def _warn_if_not_converged(self, problems):
         warn_not_converged(self, problems, "Increase max_iter, loosen tol, or try another solver.")
@@ -107,7 +108,8 @@ class LinearEstimatorBase(BaseEstimator):
         n = problem.n_samples
         return SKETCHY_SOLVERS[solver](
             problem, x0, epochs=self.max_iter or DEFAULT_EPOCHS, tol=tol,
-            rank=None if self.rank == "auto" else self.rank, random_state=rng, verbose=self.verbose,
+            rank=None if self.rank == "auto" else self.rank, random_state=rng,
+            verbose=check_verbose(self.verbose),
             hessian_batch_size=min(n, max(math.isqrt(n), MIN_HESSIAN_BATCH)))
 
     def _solve_to_gradient(self, problem, x0, gtol, solver, rng, gnorm0=None):

@@ -18,9 +18,10 @@ import numpy as np
 import sklearn
 
 from rnla import _backend
-from rnla._validation import check_array, check_nonnegative
+from rnla._validation import check_array, check_nonnegative, check_nonnegative_int
 
-__all__ = ["check_same_namespace", "check_sample_weight", "effective_tol", "input_namespace", "move_to"]
+__all__ = ["check_numeric_targets", "check_same_namespace", "check_sample_weight", "check_verbose",
+           "effective_tol", "input_namespace", "move_to"]
 
 
 def _dispatching() -> bool:
@@ -120,3 +121,29 @@ def check_sample_weight(sample_weight, n: int, xp, dtype, device):
 def effective_tol(tol: float, dtype) -> float:
     """``tol``, raised to a few units of ``dtype``'s rounding error so float32 fits can converge."""
     return max(tol, 8 * float(np.finfo(_backend._numpy_dtype(dtype)).eps))
+
+
+def check_verbose(verbose) -> bool:
+    """``verbose`` as a bool: ``True``/``False``, or an integer level ``>= 0`` as scikit-learn's
+    estimators take it (0 is quiet). Anything else is a ``TypeError`` naming ``verbose``."""
+    if type(verbose).__name__ in ("bool", "bool_"):
+        return bool(verbose)
+    if isinstance(verbose, numbers.Integral):
+        return check_nonnegative_int(verbose, "verbose") > 0
+    raise TypeError(f"verbose must be a bool or an integer >= 0, got {type(verbose).__name__} "
+                    f"{verbose!r}"[:200])
+
+
+def check_numeric_targets(y, xp):
+    """``ValueError`` naming ``y`` unless the validated targets hold real numbers.
+
+    ``validate_data(..., y_numeric=True)`` turns object arrays into floats but lets string arrays
+    through, which then failed inside NumPy's cast ("could not convert string to float"). Strings
+    are not numbers (:mod:`rnla._validation`'s policy), not even numeric-looking ones.
+    """
+    try:
+        real = bool(xp.isdtype(y.dtype, ("real floating", "integral", "bool")))
+    except (TypeError, ValueError, AttributeError):
+        real = False
+    if not real:
+        raise ValueError(f"y must hold real numbers, got dtype {y.dtype}")

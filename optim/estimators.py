@@ -30,7 +30,7 @@ from ._linear_base import (
     pcg_problem,
     solve_shifted_columns,
 )
-from ._sklearn_support import effective_tol, input_namespace, move_to
+from ._sklearn_support import check_numeric_targets, effective_tol, input_namespace, move_to
 from .glm import LeastSquares, Logistic
 from .kernel_ridge import NystromKernelRidge
 from .multinomial import Multinomial
@@ -152,8 +152,9 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         Seed of the sketches and minibatches.
     warm_start : bool, default False
         Start from the previous ``coef_``/``intercept_`` when refitting with the same shapes.
-    verbose : bool, default False
-        Show a progress bar (tqdm) during the fit.
+    verbose : bool or int, default False
+        Show a progress bar (tqdm) during the fit (an integer level as in scikit-learn: ``> 0``
+        shows it).
 
     Attributes
     ----------
@@ -214,6 +215,7 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         y = move_to(y, xp, device)
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[xp.float64, xp.float32],
                              multi_output=True, y_numeric=True)
+        check_numeric_targets(y, xp)
         y = xp.astype(y, X.dtype)
         Y = xp.reshape(y, (-1, 1)) if y.ndim == 1 else y
         n_targets = Y.shape[1]
@@ -350,8 +352,9 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         Seed of the sketches and minibatches.
     warm_start : bool, default False
         Start from the previous solution when refitting with the same classes and features.
-    verbose : bool, default False
-        Show a progress bar (tqdm) during the fit.
+    verbose : bool or int, default False
+        Show a progress bar (tqdm) during the fit (an integer level as in scikit-learn: ``> 0``
+        shows it).
 
     Attributes
     ----------

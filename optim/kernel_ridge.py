@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Mapping
 
+import numpy as np
 from scipy.linalg import LinAlgWarning
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from rnla import _backend
-from rnla._validation import check_auto_or, check_optional_positive_int, check_positive, check_positive_int
+from rnla._validation import (
+    check_auto_or,
+    check_nonnegative_int,
+    check_option,
+    check_optional_positive_int,
+    check_positive,
+    check_positive_int,
+    check_real,
+)
 from rnla.krylov import SolveResult, pcg
 from rnla.nystrom import NotPositiveSemidefiniteError
 from rnla.operators import Operator
@@ -18,8 +29,10 @@ from rnla.operators import Operator
 from ._common import Progress
 from ._linear_base import check_alphas, pcg_history, pcg_problem, solve_shifted_columns, warn_not_converged
 from ._sklearn_support import (
+    check_numeric_targets,
     check_same_namespace,
     check_sample_weight,
+    check_verbose,
     effective_tol,
     input_namespace,
     move_to,
@@ -29,6 +42,18 @@ __all__ = ["NystromKernelRidge"]
 
 #: Kernel entries per block (2**24 float64 entries = 128 MiB) when ``block_size='auto'``.
 BLOCK_ENTRIES = 2**24
+
+
+def _check_degree(degree) -> int:
+    """``degree`` as an int ``>= 0``; a float is accepted when it is a whole number (``3.0``).
+
+    scikit-learn admits any real ``>= 0``, but a fractional power of the negative inner products
+    of a polynomial kernel is NaN, so a fractional degree is refused here (``TypeError``, the
+    policy's "a non-integer where an integer is needed").
+    """
+    if isinstance(degree, float | np.floating) and math.isfinite(degree) and float(degree).is_integer():
+        degree = int(degree)
+    return check_nonnegative_int(degree, "degree")
 
 
 class _KernelOperator(Operator):
@@ -85,7 +110,9 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         ``'laplacian'``, ``'polynomial'``, ``'linear'``, ...), ``'precomputed'`` (``X`` is the
         kernel matrix) or a callable. Note: ``KernelRidge``'s default is ``'linear'``.
     gamma, degree, coef0, kernel_params
-        Kernel parameters, as in ``KernelRidge``.
+        Kernel parameters, as in ``KernelRidge``; ``degree`` must be a whole number ``>= 0``
+        (a fractional power of a polynomial kernel's negative entries is NaN) and
+        ``kernel_params`` a dict or None.
     n_components : 'auto' or int, default 'auto'
         Rank of the Nyström preconditioner; ``'auto'`` grows it until the smallest sketched
         eigenvalue of ``K`` is below ``10 alpha`` (unused for targets with ``alpha=0``).
@@ -97,8 +124,9 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         Kernel rows computed at once; ``'auto'`` keeps a block under 2**24 entries.
     random_state : None, int or numpy.random.Generator
         Seed of the sketch.
-    verbose : bool, default False
-        Progress bar (tqdm) over CG iterations.
+    verbose : bool or int, default False
+        Progress bar (tqdm) over CG iterations (an integer level as in scikit-learn: ``> 0``
+        shows it).
 
     Attributes
     ----------
@@ -150,16 +178,20 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         return pairwise_kernels(A, B, metric=self.kernel, filter_params=True, **params)
 
     def _check_params(self):
-        if not (callable(self.kernel) or self.kernel == "precomputed"
-                or (isinstance(self.kernel, str) and self.kernel in PAIRWISE_KERNEL_FUNCTIONS)):
-            raise ValueError(f"kernel must be 'precomputed', a callable or one of "
-                             f"{sorted(PAIRWISE_KERNEL_FUNCTIONS)}; got {self.kernel!r}")
+        if not callable(self.kernel):
+            check_option(self.kernel, "kernel", ("precomputed", *sorted(PAIRWISE_KERNEL_FUNCTIONS)))
         if self.gamma is not None:
             check_positive(self.gamma, "gamma")
+        _check_degree(self.degree)
+        check_real(self.coef0, "coef0")
+        if self.kernel_params is not None and not isinstance(self.kernel_params, Mapping):
+            raise TypeError(f"kernel_params must be a dict or None, got {type(self.kernel_params).__name__} "
+                            f"{self.kernel_params!r}"[:200])
         check_auto_or(self.n_components, "n_components", check_positive_int)
         check_positive(self.tol, "tol")
         check_optional_positive_int(self.max_iter, "max_iter")
         check_auto_or(self.block_size, "block_size", check_positive_int)
+        check_verbose(self.verbose)
 
     def _block(self, n):
         if self.block_size == "auto":
@@ -186,10 +218,14 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         y = move_to(y, xp, device)
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"), dtype=[xp.float64, xp.float32],
                              multi_output=True, y_numeric=True)
+        check_numeric_targets(y, xp)
         if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
             raise ValueError(f"X must be a square kernel matrix for kernel='precomputed', got {X.shape}")
         y = xp.astype(y, X.dtype)
         n = X.shape[0]
+        if self.n_components != "auto" and self.n_components > n:
+            raise ValueError(f"n_components={self.n_components} exceeds the number of samples ({n}): "
+                             "the Nyström preconditioner's rank is at most the kernel's size")
         sw = check_sample_weight(sample_weight, n, xp, X.dtype, device)
         sqrt_sw = None if sw is None else xp.sqrt(sw)
         Y = xp.reshape(y, (-1, 1)) if y.ndim == 1 else y
@@ -202,7 +238,7 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         B = Y if sqrt_sw is None else Y * sqrt_sw[:, None]
         tol = effective_tol(self.tol, X.dtype)
         rng = _backend.check_random_state(self.random_state)
-        progress = Progress("NystromKernelRidge(pcg)", None, self.verbose)
+        progress = Progress("NystromKernelRidge(pcg)", None, check_verbose(self.verbose))
         callback = (lambda xk: progress.update()) if self.verbose else None
         positive = [j for j, a in enumerate(alphas) if a > 0]
         zero = [j for j, a in enumerate(alphas) if a == 0]

@@ -825,6 +825,35 @@ BAD_PARAMS = [
     (NystromKernelRidge, {"tol": 0.0}, ValueError, "tol"),
     (NystromKernelRidge, {"max_iter": 0}, ValueError, "max_iter"),
     (NystromKernelRidge, {"gamma": -1.0}, ValueError, "gamma"),
+    # Issue 13 (validation fuzz): these were accepted, or failed inside NumPy/scikit-learn's
+    # pairwise kernels without naming the parameter, or with the wrong class.
+    (SketchyRidge, {"verbose": "yes"}, TypeError, "^verbose"),
+    (SketchyRidge, {"verbose": None}, TypeError, "^verbose"),
+    (SketchyRidge, {"verbose": -1}, ValueError, "^verbose"),
+    (SketchyLogisticRegression, {"verbose": [1]}, TypeError, "^verbose"),
+    (SketchyLogisticRegression, {"verbose": 1j}, TypeError, "^verbose"),
+    (NystromKernelRidge, {"verbose": {"a": 1}}, TypeError, "^verbose"),
+    (NystromKernelRidge, {"kernel": 1}, TypeError, "^kernel"),
+    (NystromKernelRidge, {"kernel": None}, TypeError, "^kernel"),
+    (NystromKernelRidge, {"kernel": ["rbf"]}, TypeError, "^kernel"),
+    (NystromKernelRidge, {"kernel": ""}, ValueError, "^kernel"),
+    (NystromKernelRidge, {"kernel_params": "abc"}, TypeError, "^kernel_params"),
+    (NystromKernelRidge, {"kernel_params": 1.0}, TypeError, "^kernel_params"),
+    (NystromKernelRidge, {"kernel_params": [("gamma", 1.0)]}, TypeError, "^kernel_params"),
+    (NystromKernelRidge, {"n_components": 31}, ValueError, "^n_components=31 exceeds the number of samples"),
+    (NystromKernelRidge, {"n_components": 10**30}, ValueError, "^n_components"),
+    (NystromKernelRidge, {"degree": 2.5, "kernel": "poly"}, TypeError, "^degree"),
+    (NystromKernelRidge, {"degree": math.nan, "kernel": "poly"}, TypeError, "^degree"),
+    (NystromKernelRidge, {"degree": True, "kernel": "poly"}, TypeError, "^degree"),
+    (NystromKernelRidge, {"degree": "3", "kernel": "poly"}, TypeError, "^degree"),
+    (NystromKernelRidge, {"degree": -1, "kernel": "poly"}, ValueError, "^degree"),
+    (NystromKernelRidge, {"coef0": "1", "kernel": "poly"}, TypeError, "^coef0"),
+    (NystromKernelRidge, {"coef0": None, "kernel": "poly"}, TypeError, "^coef0"),
+    (NystromKernelRidge, {"coef0": 1j, "kernel": "poly"}, TypeError, "^coef0"),
+    (NystromKernelRidge, {"coef0": True, "kernel": "poly"}, TypeError, "^coef0"),
+    (NystromKernelRidge, {"coef0": [1.0], "kernel": "poly"}, TypeError, "^coef0"),
+    (NystromKernelRidge, {"coef0": math.inf, "kernel": "poly"}, ValueError, "^coef0"),
+    (NystromKernelRidge, {"coef0": math.nan, "kernel": "poly"}, ValueError, "^coef0"),
 ]
 
 
@@ -837,8 +866,36 @@ def test_bad_parameters(cls, params, error, match):
     if params.get("alpha") == [0.1, -0.2]:
         target = np.column_stack([y, y])
     est = cls(**params)
-    with pytest.raises(error, match=match):
-        est.fit(X, target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no NumPy "invalid value" on the way
+        with pytest.raises(error, match=match):
+            est.fit(X, target)
+
+
+@pytest.mark.parametrize("est", [SketchyRidge(), NystromKernelRidge()], ids=["ridge", "kernel"])
+@pytest.mark.parametrize("y", [["a"] * 30, np.full(30, "a"), [["a"]] * 30, np.full(30, "1.5")],
+                         ids=["str-list", "str-array", "nested-str-list", "numeric-str-array"])
+def test_string_targets_of_a_regressor_are_a_value_error_naming_y(est, y):
+    """NumPy's "could not convert string to float" escaped from the cast of y (as it does from
+    Ridge and KernelRidge); strings are not numbers, not even numeric-looking ones."""
+    X, _, _ = small_problem(seed=40, n=30)
+    with pytest.raises(ValueError, match=r"^y must hold real numbers"):
+        clone(est).fit(X, y)
+
+
+def test_kernel_parameters_that_are_legal_alternatives():
+    X, y, _ = small_problem(seed=41, n=30)
+    ref = NystromKernelRidge(kernel="poly", degree=2, coef0=0.5, random_state=0).fit(X, y).predict(X)
+    for params in ({"degree": 2.0}, {"degree": np.int64(2)}, {"coef0": np.float32(0.5)},
+                   {"verbose": 0, "coef0": 0.5}):
+        est = NystromKernelRidge(kernel="poly", random_state=0, **{"degree": 2, "coef0": 0.5, **params})
+        np.testing.assert_allclose(est.fit(X, y).predict(X), ref, rtol=1e-10)
+    # n_components == n is the whole kernel; kernel_params reach a callable kernel.
+    NystromKernelRidge(n_components=30, random_state=0).fit(X, y)
+    est = NystromKernelRidge(kernel=lambda A, B, scale: scale * (A @ B.T), kernel_params={"scale": 2.0},
+                             alpha=1.0, random_state=0).fit(X, y)
+    lin = KernelRidge(kernel="linear", alpha=0.5).fit(X, y)  # (2K + 1·I)⁻¹ y = ½ (K + ½ I)⁻¹ y
+    np.testing.assert_allclose(est.dual_coef_, 0.5 * lin.dual_coef_, rtol=1e-5)
 
 
 def test_precomputed_kernel_must_be_square():
@@ -1087,11 +1144,16 @@ def test_verbose(est):
     X, y, _ = small_problem(seed=30)
     target = (y > 1).astype(int) if isinstance(est, SketchyLogisticRegression) else y
     quiet = clone(est).set_params(verbose=False)
+    level = clone(est).set_params(verbose=2)  # scikit-learn's integer levels are accepted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        level.fit(X, target)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, target)
         quiet.fit(X, target)
     np.testing.assert_array_equal(est.predict(X), quiet.predict(X))
+    np.testing.assert_array_equal(level.predict(X), quiet.predict(X))
 
 
 # --------------------------------------------------------------------------------------------
