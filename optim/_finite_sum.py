@@ -5,31 +5,18 @@ from __future__ import annotations
 import abc
 
 from rnla import _backend
-from rnla._validation import check_nonnegative
+from rnla._validation import check_nonnegative, is_real_dtype
+from rnla._validation import check_product_input as _check_product_input
+
+_is_real_dtype = is_real_dtype
 
 
 def _check_reg(reg):
     return check_nonnegative(reg, "reg")
 
 
-def _is_real_dtype(xp, dtype) -> bool:
-    """Whether ``dtype`` is real floating, integral or boolean, in O(1)."""
-    kind = getattr(dtype, "kind", None)  # NumPy and CuPy dtypes: a one-letter attribute lookup
-    if isinstance(kind, str):
-        return kind in "fiub"
-    try:
-        return bool(xp.isdtype(dtype, ("real floating", "integral", "bool")))
-    except (TypeError, ValueError, AttributeError):
-        return False
-
-
 def check_product_input(xp, x, name: str, dim: int, *, block: bool = False, dtype=None, hint: str = ""):
-    """``x`` checked for a hot-path product (a gradient, an HVP, a preconditioner), in O(1).
-
-    Only what is free to check: ``TypeError`` if ``x`` is not an array (no ``shape``/``dtype``);
-    ``ValueError`` naming ``name`` if its content is not real numbers (complex, strings, objects:
-    never cast silently) or its shape is not ``(dim,)`` (or ``(dim, k)`` when ``block``). No NaN
-    scan, no copy unless ``dtype`` differs (then ``x`` is cast to it), no host-device transfer.
+    """:func:`rnla._validation.check_product_input` for the problems: arrays only, ``block`` allows both.
 
     Examples
     --------
@@ -43,17 +30,8 @@ def check_product_input(xp, x, name: str, dim: int, *, block: bool = False, dtyp
     ...
     ValueError: w must hold real numbers, got dtype complex128
     """
-    shape = getattr(x, "shape", None)
-    if shape is None or getattr(x, "dtype", None) is None or getattr(x, "ndim", None) is None:
-        raise TypeError(f"{name} must be an array of shape ({dim},), got {type(x).__name__}"[:200])
-    if not _is_real_dtype(xp, x.dtype):
-        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
-    if x.ndim not in ((1, 2) if block else (1,)) or shape[0] != dim:
-        want = f"({dim},) or ({dim}, k)" if block else f"({dim},)"
-        raise ValueError(f"{name} must have shape {want}, got {tuple(shape)}{hint}")
-    if dtype is not None and x.dtype != dtype:
-        x = xp.astype(x, dtype)
-    return x
+    return _check_product_input(x, name, dim, shape="either" if block else "vector", xp=xp, dtype=dtype,
+                                hint=hint)
 
 
 class _FiniteSum(abc.ABC):

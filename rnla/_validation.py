@@ -37,8 +37,10 @@ __all__ = [
     "check_optional_positive_int",
     "check_positive",
     "check_positive_int",
+    "check_product_input",
     "check_real",
     "check_vector",
+    "is_real_dtype",
 ]
 
 
@@ -183,11 +185,51 @@ def check_callable(value, name: str, *, optional: bool = True):
     return value
 
 
-def _dtype_is_real(xp, dtype) -> bool:
+def is_real_dtype(xp, dtype) -> bool:
+    """Whether ``dtype`` is real floating, integral or boolean, in O(1) (no data is read)."""
+    kind = getattr(dtype, "kind", None)  # NumPy and CuPy dtypes: a one-letter attribute lookup
+    if isinstance(kind, str):
+        return kind in "fiub"
     try:
         return bool(xp.isdtype(dtype, ("real floating", "integral", "bool")))
     except (TypeError, ValueError, AttributeError):
         return False
+
+
+
+def check_product_input(x, name: str, n: int, *, shape: str = "vector", xp=None, dtype=None,
+                        lists: bool = False, hint: str = ""):
+    """``x`` checked as the input of a product on the hot path (every iteration), in O(1).
+
+    Only the kind, the dtype and the shape are looked at, never the data: no scan for NaN, no
+    copy unless ``dtype`` is given and differs (then ``x`` is cast to it), no host-device sync.
+    ``shape`` is ``'vector'`` (``(n,)``), ``'block'`` (``(n, k)``, ``k >= 1``) or ``'either'``.
+
+    - ``TypeError`` if ``x`` is not an array; with ``lists=True`` a list is read once as one
+      (as :func:`check_array` does), as SciPy's ``LinearOperator`` reads it.
+    - ``ValueError`` naming ``name`` for complex, string or object content or the wrong shape.
+    """
+    if getattr(x, "shape", None) is None or getattr(x, "dtype", None) is None:
+        if not (lists and isinstance(x, list | tuple)):
+            raise TypeError(f"{name} must be an array of shape ({n},{'' if shape == 'vector' else ' k'}), "
+                            f"got {type(x).__name__}"[:200])
+        x = check_array(x, name, xp=xp, allow_empty=True, finite=False)
+    if xp is None:
+        xp = _backend.array_namespace(x)
+    if not is_real_dtype(xp, x.dtype):
+        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    got = tuple(x.shape)
+    vector_ok = shape in ("vector", "either") and got == (n,)
+    block_ok = shape in ("block", "either") and len(got) == 2 and got[0] == n and got[1] >= 1
+    if not (vector_ok or block_ok):
+        if shape == "block":
+            raise ValueError(f"{name} must be a 2-D block ({n}, k) with k >= 1 to match the operator, "
+                             f"got shape {got}{hint}")
+        want = f"({n},)" if shape == "vector" else f"({n},) or ({n}, k)"
+        raise ValueError(f"{name} must have shape {want} to match the operator, got {got}{hint}")
+    if dtype is not None and x.dtype != dtype:
+        x = xp.astype(x, dtype)
+    return x
 
 
 def check_array(x, name: str, *, xp=None, ndim: int | tuple[int, ...] | None = None,
@@ -215,7 +257,7 @@ def check_array(x, name: str, *, xp=None, ndim: int | tuple[int, ...] | None = N
         x = xp.asarray(x)
     if xp is None:
         xp = _backend.array_namespace(x)
-    if not _dtype_is_real(xp, x.dtype):
+    if not is_real_dtype(xp, x.dtype):
         raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
@@ -250,7 +292,7 @@ def check_vector(xp, b, n: int, name: str):
     """
     if getattr(b, "ndim", None) is None:
         raise TypeError(f"{name} must be an array, got {type(b).__name__}")
-    if not _dtype_is_real(xp, b.dtype):
+    if not is_real_dtype(xp, b.dtype):
         raise ValueError(f"{name} must hold real numbers, got dtype {b.dtype}")
     if b.ndim == 2 and b.shape[1] == 1:
         b = xp.reshape(b, (b.shape[0],))

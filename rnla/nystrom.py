@@ -20,8 +20,9 @@ from ._validation import (
     check_option,
     check_positive,
     check_positive_int,
+    check_product_input,
 )
-from .operators import Operator, as_operator, check_product_input
+from .operators import Operator, as_operator
 from .sketch import orthonormal_sketch
 
 __all__ = ["NotPositiveSemidefiniteError", "NystromApprox", "NystromPreconditioner", "nystrom"]
@@ -107,12 +108,12 @@ class NystromApprox:
 
     def matmat(self, V):
         """``Â V`` for a block ``V`` of shape ``(n, k)`` (checked as :meth:`Operator.matvec` does)."""
-        V = check_product_input(V, "V", self.U.shape[0], vector=False)
+        V = check_product_input(V, "V", self.U.shape[0], shape="block", lists=True)
         return self.U @ (self.eigvals[:, None] * (self.U.T @ V))
 
     def matvec(self, v):
         """``Â v`` for a vector ``v`` of shape ``(n,)`` (checked as :meth:`Operator.matvec` does)."""
-        v = check_product_input(v, "v", self.U.shape[0], vector=True)
+        v = check_product_input(v, "v", self.U.shape[0], lists=True)
         return self.U @ (self.eigvals * (self.U.T @ v))
 
     def __matmul__(self, V):
@@ -475,12 +476,12 @@ class NystromPreconditioner:
         ``TypeError`` for a non-array, ``ValueError`` for complex, string or object content or
         the wrong shape. NaN in ``V`` is the caller's concern.
         """
-        V = check_product_input(V, "V", self.shape[0], vector=False)
+        V = check_product_input(V, "V", self.shape[0], shape="block", lists=True)
         return V + self.U @ (self._scale_minus_one[:, None] * (self.U.T @ V))
 
     def matvec(self, v):
         """``P⁻¹ v`` for a vector ``v`` of shape ``(n,)`` (checked as :meth:`matmat`)."""
-        v = check_product_input(v, "v", self.shape[0], vector=True)
+        v = check_product_input(v, "v", self.shape[0], lists=True)
         return v + self.U @ (self._scale_minus_one * (self.U.T @ v))
 
     def __matmul__(self, V):

@@ -15,7 +15,14 @@ import numbers
 import array_api_compat
 
 from . import _backend
-from ._validation import check_array, check_bool, check_callable, check_finite_array, check_nonnegative
+from ._validation import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_finite_array,
+    check_nonnegative,
+    check_product_input,
+)
 
 __all__ = ["GramOperator", "Operator", "as_operator", "check_symmetric"]
 
@@ -84,7 +91,7 @@ class Operator:
         ``TypeError`` if it is not an array, ``ValueError`` for complex, string or object
         content or a shape other than ``(n,)``. NaN in ``v`` is the caller's concern.
         """
-        v = check_product_input(v, "v", self.shape[1], vector=True)
+        v = check_product_input(v, "v", self.shape[1], lists=True)
         if self._matvec is not None:
             return self._matvec(v)
         xp = _backend.array_namespace(v)
@@ -92,7 +99,7 @@ class Operator:
 
     def matmat(self, V):
         """Apply to a block ``(n, k)`` in one call (``V`` checked as in :meth:`matvec`)."""
-        return self._matmat(check_product_input(V, "V", self.shape[1], vector=False))
+        return self._matmat(check_product_input(V, "V", self.shape[1], shape="block", lists=True))
 
     def __matmul__(self, V):
         return self.matvec(V) if getattr(V, "ndim", 1) == 1 else self.matmat(V)
@@ -386,42 +393,6 @@ def _check_shape(shape, name):
     return int(shape[0]), int(shape[1])
 
 
-_REAL_KINDS = frozenset("fiub")
-
-
-def check_product_input(x, name: str, n: int, *, vector: bool):
-    """``x`` checked as the input of a product with an ``m × n`` operator, in ``O(1)``.
-
-    The hot path of every iteration: only the kind, the dtype and the shape are looked at,
-    never the data (no scan for NaN, no copy, no device sync); the array is returned as it
-    came. ``vector`` asks for shape ``(n,)``, else a block ``(n, k)``. ``TypeError`` if ``x``
-    is not an array (a list is read as one, as :func:`rnla._validation.check_array` does);
-    ``ValueError`` for complex, string or object content or the wrong shape (an empty block
-    too, by the validation policy; SciPy's ``LinearOperator.matmat`` returns an empty one).
-    """
-    dtype = getattr(x, "dtype", None)
-    shape = getattr(x, "shape", None)
-    if dtype is None or shape is None:
-        x = check_array(x, name, allow_empty=True, finite=False)
-        dtype, shape = x.dtype, x.shape
-    kind = getattr(dtype, "kind", None)  # NumPy and CuPy dtypes; others through isdtype
-    if kind is None:
-        try:
-            real = bool(_backend.array_namespace(x).isdtype(dtype, ("real floating", "integral", "bool")))
-        except (TypeError, ValueError, AttributeError):
-            real = False
-    else:
-        real = kind in _REAL_KINDS
-    if not real:
-        raise ValueError(f"{name} must hold real numbers, got dtype {dtype}")
-    shape = tuple(shape)
-    if vector:
-        if shape != (n,):
-            raise ValueError(f"{name} must have shape ({n},) to match the operator, got {shape}")
-    elif len(shape) != 2 or shape[0] != n or shape[1] == 0:
-        raise ValueError(f"{name} must be a 2-D block ({n}, k) with k >= 1 to match the operator, "
-                         f"got shape {shape}")
-    return x
 
 
 def _callable_operator(shape, matvec, matmat, name):
