@@ -18,7 +18,7 @@ import numpy as np
 import sklearn
 
 from rnla import _backend
-from rnla._validation import check_array, check_nonnegative, check_nonnegative_int
+from rnla._validation import check_array, check_nonnegative, check_nonnegative_int, is_real_dtype
 
 __all__ = ["check_numeric_targets", "check_same_namespace", "check_sample_weight", "check_verbose",
            "effective_tol", "input_namespace", "move_to"]
@@ -141,9 +141,5 @@ def check_numeric_targets(y, xp):
     through, which then failed inside NumPy's cast ("could not convert string to float"). Strings
     are not numbers (:mod:`rnla._validation`'s policy), not even numeric-looking ones.
     """
-    try:
-        real = bool(xp.isdtype(y.dtype, ("real floating", "integral", "bool")))
-    except (TypeError, ValueError, AttributeError):
-        real = False
-    if not real:
+    if not is_real_dtype(xp, y.dtype):
         raise ValueError(f"y must hold real numbers, got dtype {y.dtype}")

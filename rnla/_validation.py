@@ -113,15 +113,20 @@ def check_positive(value, name: str) -> float:
     return check_real(value, name, low=0.0, low_open=True)
 
 
-def check_positive_int(value, name: str, *, upper: int | None = None, upper_name: str = "") -> int:
-    """``value`` as an int in ``[1, upper]``; ``TypeError`` for a non-integer (``bool`` included)."""
+def _check_int(value, name: str, low: int) -> int:
     if _zero_dim_kind(value) == "int":
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}"[:300])
     value = int(value)
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return value
+
+
+def check_positive_int(value, name: str, *, upper: int | None = None, upper_name: str = "") -> int:
+    """``value`` as an int in ``[1, upper]``; ``TypeError`` for a non-integer (``bool`` included)."""
+    value = _check_int(value, name, 1)
     if upper is not None and value > upper:
         raise ValueError(f"{name}={value} exceeds {upper_name} ({upper})")
     return value
@@ -129,14 +134,7 @@ def check_positive_int(value, name: str, *, upper: int | None = None, upper_name
 
 def check_nonnegative_int(value, name: str) -> int:
     """``value`` as an int ``>= 0``; ``TypeError`` for a non-integer (``bool`` included)."""
-    if _zero_dim_kind(value) == "int":
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}"[:300])
-    value = int(value)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
+    return _check_int(value, name, 0)
 
 
 def check_optional_positive_int(value, name: str, **bounds) -> int | None:

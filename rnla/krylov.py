@@ -19,6 +19,7 @@ from ._validation import (
     check_nonnegative,
     check_positive_int,
     check_vector,
+    is_real_dtype,
 )
 from .nystrom import NystromPreconditioner, adaptive_nystrom, nystrom
 from .operators import Operator, as_operator
@@ -274,11 +275,7 @@ def _check_product(out, name, n, xp, dtype):
     if getattr(out, "shape", None) is None or shape != (n,):
         raise ValueError(f"{name} returned an array of shape {shape} for a vector of shape ({n},): "
                          f"its products must have shape ({n},)")
-    try:
-        real = bool(xp.isdtype(out.dtype, ("real floating", "integral", "bool")))
-    except (TypeError, ValueError, AttributeError):
-        real = False
-    if not real:
+    if not is_real_dtype(xp, out.dtype):
         raise ValueError(f"{name} returned values of dtype {out.dtype}: its products must be real")
 
 
