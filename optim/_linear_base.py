@@ -195,8 +195,10 @@ def solve_shifted_columns(op, B, mus, *, rank, X0, rtol, maxiter, random_state, 
         x0 = None if X0 is None else X0[:, j]
         if mu > 0:
             shifted = Operator((n, n), lambda V, mu=mu: op @ V + mu * V, dtype=B.dtype, xp=xp, device=device)
-            x, info, res = pcg(shifted, B[:, j], x0, rtol=rtol, maxiter=maxiter,
-                               M=NystromPreconditioner(approx, mu), callback=callback, full_output=True)
+            P = NystromPreconditioner(approx, mu)
+            x, info, res = pcg(shifted, B[:, j], x0, rtol=rtol, maxiter=maxiter, M=P, callback=callback,
+                               full_output=True)
+            res.preconditioner = P
             res.rank, res.sketch_matvecs = approx.rank, approx.sketch_size
         else:
             x, info, res = pcg(op, B[:, j], x0, rtol=rtol, maxiter=maxiter, callback=callback,
@@ -215,16 +217,23 @@ def pcg_problem(j, info, res, rtol, dtype=None):
 
     ``rnla.pcg`` reports ``info > 0`` with ``res.stagnated`` when the true residual stops
     decreasing at the rounding level of the data (about ``κ·eps``): the tolerance asked for more
-    than the dtype can give, and the solution is as accurate as a direct solver in that dtype
-    would be. Such a column counts as converged when the level is at most ``sqrt(eps)`` of
-    ``dtype`` (float32: 3.5e-4, float64: 1.5e-8); above that it is reported.
+    than the dtype can give, and the solution is as accurate as a backward-stable direct solver in
+    that dtype would be. Such a column counts as converged when the level is at most
+    ``max(sqrt(eps), 10 κ̂ eps)`` of ``dtype`` (float32: at least 3.5e-4), with ``κ̂ = (λ̂₁ + μ)/μ``
+    the condition number the Nyström preconditioner saw (when there is one); above it the
+    column is reported.
     """
     if info == 0:
         return None
     r = res.residual_norms
-    if (info > 0 and res.stagnated and dtype is not None and len(r) > 1 and r[0] > 0
-            and r[-1] / r[0] <= math.sqrt(float(np.finfo(_backend._numpy_dtype(dtype)).eps))):
-        return None
+    if info > 0 and res.stagnated and dtype is not None and len(r) > 1 and r[0] > 0:
+        eps = float(np.finfo(_backend._numpy_dtype(dtype)).eps)
+        bound = math.sqrt(eps)
+        P = getattr(res, "preconditioner", None)
+        if P is not None and P.rank and P.mu > 0:
+            bound = max(bound, 10 * eps * (_backend.to_float(P.eigvals[0]) + P.mu) / P.mu)
+        if r[-1] / r[0] <= bound:
+            return None
     rel = f"{r[-1] / r[0]:.2g}" if len(r) > 1 and r[0] > 0 else "n/a"
     what = "stopped after" if info > 0 else "broke down at"
     return f"target {j}: CG {what} {res.iterations} iterations (relative residual {rel}, tol={rtol:g})"

@@ -1215,6 +1215,14 @@ def test_a_solve_stagnated_at_the_rounding_level_is_not_a_convergence_failure():
     assert pcg_problem(0, 5, stagnated, 1e-6, np.float64) is not None
     ran_out = SolveResult(5, "maxiter", 5, 7, [1.0, 1e-4])
     assert pcg_problem(0, 5, ran_out, 1e-6, np.float32) is not None
+    # A preconditioner that saw κ̂ = (260 + 0.01)/0.01 ≈ 2.6e4 raises the bound to 10 κ̂ eps ≈ 3e-3.
+    from types import SimpleNamespace
+
+    conditioned = SolveResult(5, "stagnated", 5, 7, [1.0, 1e-3], stagnated=True,
+                              preconditioner=SimpleNamespace(rank=4, mu=0.01, eigvals=np.array([260.0])))
+    assert pcg_problem(0, 5, conditioned, 1e-6, np.float32) is None
+    conditioned.residual_norms = [1.0, 1e-1]
+    assert pcg_problem(0, 5, conditioned, 1e-6, np.float32) is not None
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 10)).astype(np.float32)
