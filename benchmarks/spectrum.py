@@ -41,10 +41,14 @@ def counted(apply_block, n, dtype):
     count = {"n": 0}
 
     def matmat(V):
-        count["n"] += 1 if V.ndim == 1 else V.shape[1]
+        count["n"] += V.shape[1]
         return apply_block(V)
 
-    return spla.LinearOperator((n, n), matvec=matmat, matmat=matmat, dtype=dtype), count
+    def matvec(v):
+        count["n"] += 1
+        return apply_block(v.reshape(-1, 1))[:, 0]
+
+    return spla.LinearOperator((n, n), matvec=matvec, matmat=matmat, dtype=dtype), count
 
 
 def residual(apply_block, w, V):
