@@ -39,6 +39,7 @@ __all__ = [
     "check_positive_int",
     "check_product_input",
     "check_real",
+    "check_real_product",
     "check_vector",
     "is_real_dtype",
 ]
@@ -193,6 +194,12 @@ def is_real_dtype(xp, dtype) -> bool:
     except (TypeError, ValueError, AttributeError):
         return False
 
+
+
+def check_real_product(xp, out, name: str) -> None:
+    """``ValueError`` naming the operator ``name`` if its product ``out`` is not real (never cast)."""
+    if not is_real_dtype(xp, out.dtype):
+        raise ValueError(f"{name} returned values of dtype {out.dtype}: its products must be real")
 
 
 def check_product_input(x, name: str, n: int, *, shape: str = "vector", xp=None, dtype=None,

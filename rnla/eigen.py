@@ -21,6 +21,7 @@ from ._validation import (
     check_option,
     check_optional_positive_int,
     check_positive_int,
+    check_real_product,
 )
 from .lanczos import _breakdown_tol, _check_real_matrix, _nonfinite_error, _safe_norm, _start_block
 from .nystrom import _resolve
@@ -202,6 +203,8 @@ def eigsh(A, k=6, M=None, sigma=None, which="LM", v0=None, ncv=None, maxiter=Non
         if v0.shape[0] != n:
             raise ValueError(f"v0 must have length {n} to match A, got shape {tuple(v0.shape)}")
     if k >= n:
+        if ncv is not None and ncv > n:
+            raise ValueError(f"ncv={ncv} exceeds the dimension of A ({n})")
         if k > n:
             warnings.warn(f"k={k} exceeds the dimension of A ({n}): returning all {n} eigenpairs "
                           "from a dense solve", RuntimeWarning, stacklevel=2)
@@ -343,6 +346,7 @@ class _ThickRestart:
         for i in range(start, self.ncv):
             w = self.op.matvec(self.basis[i, :])
             if w.dtype != self.dtype:
+                check_real_product(xp, w, "A")
                 w = xp.astype(w, self.dtype)
             w, coef = self._orthogonalize(w, i + 1)
             self.alphas[i] = coef[i]

@@ -18,8 +18,8 @@ from ._validation import (
     check_finite_array,
     check_nonnegative,
     check_positive_int,
+    check_real_product,
     check_vector,
-    is_real_dtype,
 )
 from .nystrom import NystromPreconditioner, adaptive_nystrom, nystrom
 from .operators import Operator, as_operator
@@ -191,8 +191,9 @@ def pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
     x : (n,) array
         The solution, with ``b``'s dtype promoted with ``A``'s, on ``b``'s device.
     info : int
-        0 converged (the true residual meets the rule); ``> 0`` the ``maxiter`` iterations
-        used without converging; ``< 0`` breakdown (see :class:`SolveResult`).
+        0 converged (the true residual meets the rule); ``> 0`` the iterations used without
+        converging: ``maxiter``, or fewer when the true residual stagnated at the rounding
+        level (``result.stagnated``); ``< 0`` breakdown (see :class:`SolveResult`).
     result : SolveResult
         Only with ``full_output=True``.
 
@@ -275,8 +276,7 @@ def _check_product(out, name, n, xp, dtype):
     if getattr(out, "shape", None) is None or shape != (n,):
         raise ValueError(f"{name} returned an array of shape {shape} for a vector of shape ({n},): "
                          f"its products must have shape ({n},)")
-    if not is_real_dtype(xp, out.dtype):
-        raise ValueError(f"{name} returned values of dtype {out.dtype}: its products must be real")
+    check_real_product(xp, out, name)
 
 
 def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift=0.0):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
-from ._validation import check_array, check_bool, check_positive_int
+from ._validation import check_array, check_bool, check_positive_int, check_real_product
 from .nystrom import _resolve
 from .operators import as_operator
 
@@ -216,6 +216,7 @@ def lanczos(A, num_steps, *, v0=None, reorthogonalize=True, return_basis=False, 
                 basis[:, j, :] = xp.matrix_transpose(Q)
             W = op.matmat(Q)
             if W.dtype != dtype:
+                check_real_product(xp, W, "A")
                 W = xp.astype(W, dtype)
             alpha = xp.sum(Q * W, axis=0)
             W = W - Q * alpha - Q_prev * beta_prev

@@ -21,6 +21,7 @@ from ._validation import (
     check_positive,
     check_positive_int,
     check_product_input,
+    check_real_product,
 )
 from .operators import Operator, as_operator
 from .sketch import orthonormal_sketch
@@ -237,6 +238,7 @@ def _sketch(op, ell, xp, dtype, device, rng, Omega=None, Y=None):
     new = orthonormal_sketch(n, ell, xp=xp, dtype=dtype, device=device, random_state=rng, against=Omega)
     Ynew = op.matmat(new)
     if Ynew.dtype != dtype:
+        check_real_product(xp, Ynew, "A")
         Ynew = xp.astype(Ynew, dtype)
     if Omega is None:
         return new, Ynew

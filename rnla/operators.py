@@ -13,6 +13,7 @@ import math
 import numbers
 
 import array_api_compat
+import numpy as np
 
 from . import _backend
 from ._validation import (
@@ -22,6 +23,7 @@ from ._validation import (
     check_finite_array,
     check_nonnegative,
     check_product_input,
+    is_real_dtype,
 )
 
 __all__ = ["GramOperator", "Operator", "as_operator", "check_symmetric"]
@@ -344,6 +346,8 @@ def as_operator(A, *, shape=None, name: str = "A", square: bool = True, symmetri
         matmat = A[2] if len(A) == 3 else None
         op = _callable_operator(A[0], matvec, matmat, name)
     elif _is_scipy_linear_operator(A):
+        if A.dtype is not None and not is_real_dtype(np, np.dtype(A.dtype)):
+            raise ValueError(f"{name} must be real, got a LinearOperator of dtype {A.dtype}")
         op = Operator(A.shape, A.matmat, matvec=A.matvec, dtype=A.dtype, xp=_backend.array_namespace(),
                       device=None)
     elif _backend.is_sparse(A) or array_api_compat.is_array_api_obj(A):

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
-from ._validation import check_auto_or, check_bool, check_option, check_positive, check_positive_int
+from ._validation import (
+    check_auto_or,
+    check_bool,
+    check_option,
+    check_positive,
+    check_positive_int,
+    check_real_product,
+)
 from .lanczos import _check_real_matrix, _safe_norm
 from .nystrom import ADAPTIVE_TOL, DEFAULT_MAX_RANK, _resolve, adaptive_nystrom, nystrom
 from .operators import as_operator
@@ -52,7 +59,10 @@ def _apply(op, V, dtype, xp):
         out = op.matmat(V)
     else:
         out = xp.concat([op.matmat(V[:, j: j + step]) for j in range(0, k, step)], axis=1)
-    return out if out.dtype == dtype else xp.astype(out, dtype)
+    if out.dtype == dtype:
+        return out
+    check_real_product(xp, out, "A")
+    return xp.astype(out, dtype)
 
 
 def _std_error(samples) -> float:

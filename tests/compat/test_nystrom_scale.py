@@ -6,10 +6,12 @@ rank of the preconditioner, the mu=0 stopping rule of rank='auto', no copies of 
 """
 
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -273,3 +275,19 @@ def test_sparse_gram_block_intermediate_is_bounded(fmt):
     assert peak < 2 * stored < n * k * 8 / 4
     ref = X.T @ (w[:, None] * (X @ V)) / n + 0.1 * V
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("func, args", [
+    (rnla.nystrom, (3,)), (rnla.lanczos, (3,)), (rnla.trace, ()), (rnla.eigsh, (2,)),
+    (rnla.slq, (np.log,)), (rnla.effective_dimension, (1.0,)), (rnla.nystrom_pcg, (np.ones(8), 1.0)),
+])
+@pytest.mark.parametrize("form", ["callable", "linear_operator"])
+def test_complex_products_are_refused_not_cast(func, args, form):
+    # Review of issue 13: a callable or LinearOperator whose products are complex was cast to real
+    # with only NumPy's ComplexWarning, and the function returned a result for another operator.
+    A = np.diag(np.arange(1.0, 9.0)) + 0.1j * np.eye(8)
+    op = ((8, 8), lambda v: A @ v) if form == "callable" else spla.aslinearoperator(A)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"^A (returned values of dtype complex|must (be|hold) real)"):
+            func(op, *args)

@@ -768,3 +768,10 @@ def test_eigsh_rejects_an_empty_matrix_naming_it(shape):
     # Was Operator's "shape must be a pair of positive integers", which does not name A.
     with pytest.raises(ValueError, match=r"^A must not be empty"):
         eigsh(np.ones(shape), k=1)
+
+
+def test_ncv_above_n_is_refused_on_the_dense_path_too():
+    # Review of issue 13: k >= n returned before ncv was checked, so ncv > n passed silently.
+    A = np.diag(np.arange(1.0, 6.0))
+    with pytest.raises(ValueError, match=r"^ncv=9 exceeds the dimension of A \(5\)"):
+        eigsh(A, 5, ncv=9)
