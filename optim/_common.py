@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 from rnla import _backend
-from rnla._validation import check_array, check_callable
+from rnla._validation import check_array
 from rnla._validation import check_positive as _check_positive
 
 #: An objective that grows by more than this factor of ``|f(x0)| + 1`` counts as diverged.
@@ -15,11 +15,6 @@ DIVERGENCE_FACTOR = 1e4
 def diverged(f0: float, f: float) -> bool:
     """Whether ``f`` has grown past the divergence threshold relative to ``f0``."""
     return f - f0 > DIVERGENCE_FACTOR * (abs(f0) + 1.0)
-
-
-def check_callback(callback):
-    """``callback`` if callable or None, else ``TypeError`` naming it."""
-    return check_callable(callback, "callback")
 
 
 def copy_array(a):

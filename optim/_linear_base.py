@@ -219,7 +219,8 @@ def pcg_problem(j, info, res, rtol, dtype=None):
     decreasing at the rounding level of the data (about ``κ·eps``): the tolerance asked for more
     than the dtype can give, and the solution is as accurate as a backward-stable direct solver in
     that dtype would be. Such a column counts as converged when the level is at most
-    ``max(sqrt(eps), 10 κ̂ eps)`` of ``dtype`` (float32: at least 3.5e-4), with ``κ̂ = (λ̂₁ + μ)/μ``
+    ``max(sqrt(eps), min(10 κ̂ eps, 10 sqrt(eps)))`` of ``dtype`` (float32: 3.5e-4 to 3.5e-3),
+    with ``κ̂ = (λ̂₁ + μ)/μ``
     the condition number the Nyström preconditioner saw (when there is one); above it the
     column is reported.
     """
@@ -231,7 +232,8 @@ def pcg_problem(j, info, res, rtol, dtype=None):
         bound = math.sqrt(eps)
         P = getattr(res, "preconditioner", None)
         if P is not None and P.rank and P.mu > 0:
-            bound = max(bound, 10 * eps * (_backend.to_float(P.eigvals[0]) + P.mu) / P.mu)
+            kappa = (_backend.to_float(P.eigvals[0]) + P.mu) / P.mu
+            bound = max(bound, min(10 * eps * kappa, 10 * bound))  # never more than 10 sqrt(eps)
         if r[-1] / r[0] <= bound:
             return None
     rel = f"{r[-1] / r[0]:.2g}" if len(r) > 1 and r[0] > 0 else "n/a"

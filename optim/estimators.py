@@ -83,14 +83,9 @@ def _column_range(X, xp):
     """``(min, max)`` of every column of the dense or CSR block ``X`` (implicit zeros included)."""
     if not _backend.is_sparse(X):
         return xp.min(X, axis=0), xp.max(X, axis=0)
-    n, d = X.shape
-    lo, hi = np.full(d, np.inf), np.full(d, -np.inf)
-    np.minimum.at(lo, X.indices, X.data)
-    np.maximum.at(hi, X.indices, X.data)
-    dense_columns = np.bincount(X.indices, minlength=d) >= n  # no implicit zero in the column
-    lo = np.where(dense_columns, lo, np.minimum(lo, 0.0))
-    hi = np.where(dense_columns, hi, np.maximum(hi, 0.0))
-    return lo, hi
+    # SciPy's sparse min/max include the implicit zeros and sum duplicate entries first.
+    return tuple(np.ravel(m.toarray() if _backend.is_sparse(m) else np.asarray(m))
+                 for m in (X.min(axis=0), X.max(axis=0)))
 
 
 def _constant_columns(X, sw, xp):

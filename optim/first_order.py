@@ -250,7 +250,6 @@ def adam(learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8):
     b1 = _check_fraction(b1, "b1")
     b2 = _check_fraction(b2, "b2")
     eps = check_nonnegative(eps, "eps")
-    eps = float(eps)
 
     def init(params):
         xp = _check_params(params)

@@ -1223,6 +1223,12 @@ def test_a_solve_stagnated_at_the_rounding_level_is_not_a_convergence_failure():
     assert pcg_problem(0, 5, conditioned, 1e-6, np.float32) is None
     conditioned.residual_norms = [1.0, 1e-1]
     assert pcg_problem(0, 5, conditioned, 1e-6, np.float32) is not None
+    # However ill-conditioned, a level above 10 sqrt(eps) (float32: 3.5e-3) is reported.
+    conditioned.preconditioner.mu = 1e-9
+    conditioned.residual_norms = [1.0, 5e-3]
+    assert pcg_problem(0, 5, conditioned, 1e-6, np.float32) is not None
+    conditioned.residual_norms = [1.0, 3e-3]
+    assert pcg_problem(0, 5, conditioned, 1e-6, np.float32) is None
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 10)).astype(np.float32)
@@ -1233,3 +1239,18 @@ def test_a_solve_stagnated_at_the_rounding_level_is_not_a_convergence_failure():
         ours = NystromKernelRidge(kernel="precomputed", alpha=0.01, random_state=0).fit(K, y)
     ref = KernelRidge(kernel="precomputed", alpha=0.01).fit(K.astype(np.float64), y)
     np.testing.assert_allclose(ours.predict(K), ref.predict(K.astype(np.float64)), rtol=0, atol=1e-3)
+
+
+def test_constant_feature_detection_sums_duplicate_sparse_entries():
+    # Review of issue 13: the sparse column range took duplicate CSR entries one by one, so a
+    # column holding 1 + 2 in one row looked constant-free of its true value 3.
+    from optim.estimators import _column_range
+
+    X = sp.csr_matrix((np.array([1.0, 2.0, -1.0]), np.array([0, 0, 1]), np.array([0, 2, 3, 3])), shape=(3, 2))
+    lo, hi = _column_range(X, np)
+    np.testing.assert_array_equal(lo, [0.0, -1.0])
+    np.testing.assert_array_equal(hi, [3.0, 0.0])
+    dense = X.toarray()
+    ours = SketchyRidge(alpha=1.0).fit(X, [1.0, 2.0, 3.0])
+    ref = Ridge(alpha=1.0).fit(dense, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
