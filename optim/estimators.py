@@ -72,7 +72,10 @@ def _centered_gram(X, sw, total, x_mean, xp, device, mask=None):
         return out
 
     d = X.shape[1]
-    return Operator((d, d), apply, matvec=apply, dtype=X.dtype, xp=xp, device=device)
+    # Centring cancels: products of a (nearly) constant feature are rounding noise of the size of
+    # the uncentred Gram's, which the sketch's symmetry/PSD tests must know (one pass over X).
+    return Operator((d, d), apply, matvec=apply, dtype=X.dtype, xp=xp, device=device,
+                    noise_level=gram.noise_level)
 
 
 #: Entries of ``X`` per block when :func:`_constant_columns` scans rows with zero weights out.
