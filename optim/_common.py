@@ -6,7 +6,6 @@ import inspect
 
 from rnla import _backend
 from rnla._validation import check_array
-from rnla._validation import check_positive as _check_positive
 
 #: An objective that grows by more than this factor of ``|f(x0)| + 1`` counts as diverged.
 DIVERGENCE_FACTOR = 1e4
@@ -87,11 +86,6 @@ def scipy_callback(callback):
 
     call.stop_iteration = False
     return call
-
-
-def check_positive(value, name):
-    """``value`` as a finite float > 0, else an error naming ``name`` (see rnla._validation)."""
-    return _check_positive(value, name)
 
 
 def check_start(x0, name="x0"):

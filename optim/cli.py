@@ -24,7 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from rnla import __version__
-from rnla._validation import check_auto_or, check_nonnegative, check_positive, check_positive_int, check_real
+from rnla._validation import (
+    check_auto_or,
+    check_nonnegative,
+    check_nonnegative_int,
+    check_positive,
+    check_positive_int,
+    check_real,
+)
 
 from . import _cli_data as data
 
@@ -62,10 +69,6 @@ def _option(check, name, kind=float, **bounds):
 
     parse.__name__ = name.lstrip("-").replace("-", "_")
     return parse
-
-
-def _nonnegative_int(value, name):
-    return int(check_real(value, name, low=0))
 
 
 def _rank(text, name="--rank"):
@@ -130,7 +133,7 @@ def build_parser():
                                                   "the fit")
     fit.add_argument("--no-plot", action="store_true", help="with --out: no convergence plot (no "
                                                             "matplotlib needed)")
-    fit.add_argument("--seed", type=_option(_nonnegative_int, "--seed", int), default=0)
+    fit.add_argument("--seed", type=_option(check_nonnegative_int, "--seed", int), default=0)
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
 
     solve = sub.add_parser("solve", help="solve (A + mu I) x = b by Nyström PCG",
@@ -147,7 +150,7 @@ def build_parser():
     solve.add_argument("--rtol", type=_positive(float, "--rtol"), default=1e-8)
     solve.add_argument("--maxiter", type=_positive(int, "--maxiter"), default=None)
     solve.add_argument("--out", default=None, help="save x to this .npy (checked before the solve)")
-    solve.add_argument("--seed", type=_option(_nonnegative_int, "--seed", int), default=0)
+    solve.add_argument("--seed", type=_option(check_nonnegative_int, "--seed", int), default=0)
 
     spec = sub.add_parser("spectrum", help="plot a spectral density (stochastic Lanczos quadrature)",
                           description="Plot the SLQ spectral density of a symmetric MATRIX (.npy, .npz, "
@@ -160,7 +163,7 @@ def build_parser():
     spec.add_argument("--sigma", type=_positive(float, "--sigma"), default=0.01,
                       help="smoothing, relative to the range")
     spec.add_argument("--xscale", choices=["linear", "log", "symlog"], default="linear")
-    spec.add_argument("--seed", type=_option(_nonnegative_int, "--seed", int), default=0)
+    spec.add_argument("--seed", type=_option(check_nonnegative_int, "--seed", int), default=0)
 
     bench = sub.add_parser("bench", help="run the benchmark suite and write its report",
                            description="Run benchmarks/ of a source checkout (needs matplotlib) and write "

@@ -14,9 +14,8 @@ import math
 from typing import Any, NamedTuple
 
 from rnla import _backend
-from rnla._validation import check_callable, check_real
+from rnla._validation import check_callable, check_positive, check_real
 
-from ._common import check_positive
 from .first_order import GradientTransformation, _check_learning_rate, _check_params
 
 __all__ = ["OSGMState", "QLRState", "osgm", "qlr"]

@@ -12,11 +12,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rnla import _backend
-from rnla._validation import check_callable, check_positive_int, check_real
+from rnla._validation import check_callable, check_positive, check_positive_int, check_real
 from rnla.eigen import EigshNoConvergence, eigsh
 from rnla.operators import as_operator
 
-from ._common import check_positive
 from .first_order import GradientTransformation, _check_fraction, _check_nonnegative_int, _check_params
 
 __all__ = ["FosiState", "fosi"]

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from rnla import _backend
-from rnla._validation import check_callable, check_optional_positive_int
+from rnla._validation import check_callable, check_optional_positive_int, is_real_dtype
 from rnla.operators import as_operator
 
 from ._finite_sum import _check_reg, _FiniteSum
@@ -97,8 +97,7 @@ def _as_scalar(out, name: str) -> float:
         raise TypeError(f"{name} must return a real number, got {type(out).__name__}")
     if math.prod(shape) != 1:
         raise ValueError(f"{name} must return a scalar, got an array of shape {tuple(shape)}")
-    kind = getattr(out.dtype, "kind", None)
-    if kind is not None and kind not in "fiub":
+    if not is_real_dtype(_backend.array_namespace(out), out.dtype):
         raise ValueError(f"{name} must return a real number, got dtype {out.dtype}")
     if shape != ():
         out = _backend.array_namespace(out).reshape(out, ())

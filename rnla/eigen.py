@@ -7,7 +7,6 @@ cycle; once per cycle the small projected matrix comes to the host for its eigen
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
@@ -18,6 +17,7 @@ from ._validation import (
     check_array,
     check_bool,
     check_nonnegative,
+    check_nonnegative_int,
     check_option,
     check_optional_positive_int,
     check_positive_int,
@@ -192,10 +192,8 @@ def eigsh(A, k=6, M=None, sigma=None, which="LM", v0=None, ncv=None, maxiter=Non
     if num_small is not None:
         if which != "BE":
             raise ValueError("num_small is only used with which='BE'")
-        if isinstance(num_small, bool) or not isinstance(num_small, numbers.Integral):
-            raise TypeError(f"num_small must be an integer, got {type(num_small).__name__} {num_small!r}")
-        num_small = int(num_small)
-        if not 0 <= num_small <= k:
+        num_small = check_nonnegative_int(num_small, "num_small")
+        if num_small > k:
             raise ValueError(f"num_small must be between 0 and k={k}, got {num_small}")
     rng = _backend.check_random_state(random_state)
     if v0 is not None:
