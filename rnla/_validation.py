@@ -39,6 +39,7 @@ __all__ = [
     "check_positive_int",
     "check_product_input",
     "check_real",
+    "check_real_operator",
     "check_real_product",
     "check_vector",
     "is_real_dtype",
@@ -194,6 +195,25 @@ def is_real_dtype(xp, dtype) -> bool:
     except (TypeError, ValueError, AttributeError):
         return False
 
+
+
+def check_real_operator(A, name: str) -> None:
+    """``ValueError`` naming ``name`` if the matrix or operator ``A`` declares a non-real dtype.
+
+    Complex matrices and LinearOperators are refused up front, never cast to real (rnla solves
+    real symmetric problems only); an operator without a dtype is judged by its first product
+    (:func:`check_real_product`).
+    """
+    dtype = getattr(A, "dtype", None)
+    if dtype is None:
+        return
+    try:
+        real = np.dtype(dtype).kind in "fiub"
+    except TypeError:  # an array-API library's own dtype object
+        real = not str(dtype).rsplit(".", 1)[-1].startswith("complex")
+    if not real:
+        raise ValueError(f"{name} must hold real numbers, got dtype {dtype}: complex (Hermitian) "
+                         "problems are not supported")
 
 
 def check_real_product(xp, out, name: str) -> None:

@@ -21,9 +21,10 @@ from ._validation import (
     check_option,
     check_optional_positive_int,
     check_positive_int,
+    check_real_operator,
     check_real_product,
 )
-from .lanczos import _breakdown_tol, _check_real_matrix, _nonfinite_error, _safe_norm, _start_block
+from .lanczos import _breakdown_tol, _nonfinite_error, _safe_norm, _start_block
 from .nystrom import _resolve
 from .operators import as_operator, check_symmetric
 
@@ -180,7 +181,7 @@ def eigsh(A, k=6, M=None, sigma=None, which="LM", v0=None, ncv=None, maxiter=Non
     if mode != "normal":
         raise NotImplementedError(f"mode={mode!r}: only mode='normal' is supported (the other modes are "
                                   "shift-invert modes, which rnla.eigsh does not support)")
-    _check_real_matrix(A)
+    check_real_operator(A, "A")
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
     k = check_positive_int(k, "k")

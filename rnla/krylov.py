@@ -18,6 +18,7 @@ from ._validation import (
     check_finite_array,
     check_nonnegative,
     check_positive_int,
+    check_real_operator,
     check_real_product,
     check_vector,
 )
@@ -90,15 +91,7 @@ def _check_real_dtype(A, name):
     shape = getattr(A, "shape", None)
     if isinstance(shape, tuple) and 0 in shape:
         raise ValueError(f"{name} must not be empty, got shape {shape}")
-    dtype = getattr(A, "dtype", None)
-    if dtype is None:
-        return
-    try:
-        real = np.dtype(dtype).kind in "fiub"
-    except TypeError:  # an array-API library's own dtype object
-        real = not str(dtype).rsplit(".", 1)[-1].startswith("complex")
-    if not real:
-        raise ValueError(f"{name} must hold real numbers, got dtype {dtype}")
+    check_real_operator(A, name)
 
 
 def _prepare(A, b, x0, name_b="b"):

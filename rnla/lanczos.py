@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
-from ._validation import check_array, check_bool, check_positive_int, check_real_product
+from ._validation import check_array, check_bool, check_positive_int, check_real_operator, check_real_product
 from .nystrom import _resolve
 from .operators import as_operator
 
@@ -93,14 +93,6 @@ def _safe_norm(xp, W, axis=None):
     safe = xp.where((m > 0) & (m < math.inf), m, xp.ones_like(m))
     scaled = W / (safe if axis is None else xp.expand_dims(safe, axis=axis))
     return safe * xp.linalg.vector_norm(scaled, axis=axis)
-
-
-def _check_real_matrix(A, name="A"):
-    """``ValueError`` naming ``A`` for a complex matrix or operator (never cast to real)."""
-    dtype = getattr(A, "dtype", None)
-    if dtype is not None and "complex" in str(dtype):
-        raise ValueError(f"{name} must be real symmetric, got dtype {dtype}: complex Hermitian problems "
-                         "are not supported")
 
 
 def _nonfinite_error(name="A"):
@@ -193,7 +185,7 @@ def lanczos(A, num_steps, *, v0=None, reorthogonalize=True, return_basis=False, 
     >>> bool(np.allclose(np.linalg.eigvalsh(res.tridiagonal()), np.arange(1.0, 11.0)))
     True
     """
-    _check_real_matrix(A)
+    check_real_operator(A, "A")
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
     m = check_positive_int(num_steps, "num_steps", upper=n, upper_name="the dimension of A")

@@ -23,8 +23,9 @@ from ._validation import (
     check_option,
     check_positive,
     check_positive_int,
+    check_real_operator,
 )
-from .lanczos import _check_real_matrix, lanczos
+from .lanczos import lanczos
 from .nystrom import _resolve
 from .operators import as_operator
 from .trace_estimation import _std_error
@@ -56,7 +57,7 @@ class SLQResult:
 
 def _quadrature(A, num_probes, num_steps, random_state, like):
     """Nodes and weights (host arrays ``(p, m)``) of ``num_probes`` Rademacher probes."""
-    _check_real_matrix(A)
+    check_real_operator(A, "A")
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
     p = _backend.check_fits(check_positive_int(num_probes, "num_probes"), "num_probes", per=n,

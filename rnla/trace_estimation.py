@@ -14,9 +14,10 @@ from ._validation import (
     check_option,
     check_positive,
     check_positive_int,
+    check_real_operator,
     check_real_product,
 )
-from .lanczos import _check_real_matrix, _safe_norm
+from .lanczos import _safe_norm
 from .nystrom import ADAPTIVE_TOL, DEFAULT_MAX_RANK, _resolve, adaptive_nystrom, nystrom
 from .operators import as_operator
 
@@ -158,7 +159,7 @@ def trace(A, *, num_matvecs=100, method="hutch++", random_state=None, full_outpu
     """
     method = check_option(method, "method", METHODS)
     full_output = check_bool(full_output, "full_output")
-    _check_real_matrix(A)
+    check_real_operator(A, "A")
     op = as_operator(A, symmetric=method == "xtrace")
     n = op.shape[0]
     minimum = {"hutchinson": 1, "hutch++": 3, "xtrace": 4}[method]
@@ -242,7 +243,7 @@ def effective_dimension(A, mu, *, method="auto", rank="auto", num_probes=30, num
     method = check_option(method, "method", ("auto", "nystrom", "slq"))
     num_probes = check_positive_int(num_probes, "num_probes")
     num_steps = check_positive_int(num_steps, "num_steps")
-    _check_real_matrix(A)
+    check_real_operator(A, "A")
     op = as_operator(A, symmetric=True)
     n = op.shape[0]
     # Checked whatever the method, so that a call is valid or not regardless of the data.
