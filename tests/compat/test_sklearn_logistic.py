@@ -29,9 +29,10 @@ def binary(n=60, d=5, seed=0):
     return X, y
 
 
-def iris():
+def iris(n_classes=3):
+    """Scaled iris; ``n_classes=2`` keeps the features and labels class 1 against the rest."""
     X, y = load_iris(return_X_y=True)
-    return scale(X), y
+    return scale(X), (y if n_classes == 3 else (y == 1).astype(int))
 
 
 def est(**kw):
@@ -52,6 +53,12 @@ def close(a, b, rtol=1e-6):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(1.0, np.abs(b).max()))
 
 
+def same_fit(a, b, rtol=1e-6):
+    """Two fitted models agree in ``coef_`` and ``intercept_`` to ``rtol`` (see :func:`close`)."""
+    close(a.coef_, b.coef_, rtol=rtol)
+    close(a.intercept_, b.intercept_, rtol=rtol)
+
+
 # --- test_predict_2_classes / test_predict_3_classes / test_predict_iris -----------------------
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
@@ -61,8 +68,7 @@ def test_predict_2_classes(C, fit_intercept, fmt):
     X, y = binary()
     r = ref(C=C, fit_intercept=fit_intercept).fit(X, y)
     o = est(C=C, fit_intercept=fit_intercept).fit(FORMATS[fmt](X), y)
-    close(o.coef_, r.coef_)
-    close(o.intercept_, r.intercept_)
+    same_fit(o, r)
     np.testing.assert_array_equal(o.predict(FORMATS[fmt](X)), r.predict(X))
     close(o.predict_proba(X), r.predict_proba(X))
 
@@ -75,8 +81,7 @@ def test_predict_iris_multinomial(C, fit_intercept, fmt):
     r = ref(C=C, fit_intercept=fit_intercept).fit(X, y)
     o = est(C=C, fit_intercept=fit_intercept).fit(FORMATS[fmt](X), y)
     assert o.coef_.shape == r.coef_.shape == (3, 4)
-    close(o.coef_, r.coef_, rtol=1e-5)
-    close(o.intercept_, r.intercept_, rtol=1e-5)
+    same_fit(o, r, rtol=1e-5)
     proba = o.predict_proba(X)
     close(proba.sum(axis=1), np.ones(len(y)), rtol=1e-12)
     np.testing.assert_array_equal(proba.argmax(axis=1), o.predict(X))
@@ -141,47 +146,39 @@ def test_string_labels():
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_sparse_equals_dense(n_classes, fmt):
-    X, y = iris()
+    X, y = iris(n_classes)
     X = np.where(np.abs(X) < 0.5, 0.0, X)
-    y = y if n_classes == 3 else (y == 1).astype(int)
     dense, sparse = est().fit(X, y), est().fit(FORMATS[fmt](X), y)
-    close(sparse.coef_, dense.coef_, rtol=1e-6)
-    close(sparse.intercept_, dense.intercept_, rtol=1e-6)
+    same_fit(sparse, dense, rtol=1e-6)
 
 
 # --- sample weights -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_sample_weight_matches_sklearn(n_classes):
-    X, y = iris()
-    y = y if n_classes == 3 else (y == 1).astype(int)
+    X, y = iris(n_classes)
     sw = np.random.default_rng(0).uniform(0.2, 3.0, len(y))
     o, r = est().fit(X, y, sample_weight=sw), ref().fit(X, y, sample_weight=sw)
-    close(o.coef_, r.coef_, rtol=1e-5)
-    close(o.intercept_, r.intercept_, rtol=1e-5)
+    same_fit(o, r, rtol=1e-5)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_sample_weight_repeated_rows(n_classes):
-    X, y = iris()
-    y = y if n_classes == 3 else (y == 1).astype(int)
+    X, y = iris(n_classes)
     reps = np.random.default_rng(1).integers(1, 4, len(y))
     w = est().fit(X, y, sample_weight=reps.astype(float))
     rep = est().fit(np.repeat(X, reps, axis=0), np.repeat(y, reps))
-    close(w.coef_, rep.coef_, rtol=1e-6)
-    close(w.intercept_, rep.intercept_, rtol=1e-6)
+    same_fit(w, rep, rtol=1e-6)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_zero_sample_weights_drop_rows(n_classes):
-    X, y = iris()
-    y = y if n_classes == 3 else (y == 1).astype(int)
+    X, y = iris(n_classes)
     sw = np.ones(len(y))
     sw[::4] = 0.0
     w = est().fit(X, y, sample_weight=sw)
     dropped = est().fit(X[sw > 0], y[sw > 0])
-    close(w.coef_, dropped.coef_, rtol=1e-6)
-    close(w.intercept_, dropped.intercept_, rtol=1e-6)
+    same_fit(w, dropped, rtol=1e-6)
 
 
 def test_sample_weight_ones_equals_none():
@@ -195,8 +192,7 @@ def test_penalty_none_binary():
     X, y = binary(n=80, seed=3)
     o = est(C=np.inf).fit(X, y)
     r = ref(C=np.inf).fit(X, y)
-    close(o.coef_, r.coef_, rtol=1e-5)
-    close(o.intercept_, r.intercept_, rtol=1e-5)
+    same_fit(o, r, rtol=1e-5)
 
 
 def test_penalty_none_multinomial_probabilities():
@@ -211,8 +207,7 @@ def test_penalty_none_multinomial_probabilities():
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_dtype_match(n_classes):
-    X, y = iris()
-    y = y if n_classes == 3 else (y == 1).astype(int)
+    X, y = iris(n_classes)
     m32 = est().fit(X.astype(np.float32), y)
     m64 = est().fit(X, y)
     assert m32.coef_.dtype == np.float32 and m64.coef_.dtype == np.float64
@@ -222,8 +217,7 @@ def test_dtype_match(n_classes):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_warm_start(n_classes):
-    X, y = iris()
-    y = y if n_classes == 3 else (y == 1).astype(int)
+    X, y = iris(n_classes)
     o = est(warm_start=True)
     o.fit(X, y)
     first, n1 = o.coef_.copy(), int(o.n_iter_[0])
@@ -252,8 +246,7 @@ def test_degenerate_data_that_sklearn_fits(case, n_classes):
         sw = np.zeros(20)
         sw[:n_classes] = 1.0
     o, r = est().fit(X, y, sample_weight=sw), ref().fit(X, y, sample_weight=sw)
-    close(o.coef_, r.coef_, rtol=1e-6)
-    close(o.intercept_, r.intercept_, rtol=1e-6)
+    same_fit(o, r, rtol=1e-6)
 
 
 def test_convergence_warning_and_max_iter():
@@ -265,8 +258,7 @@ def test_convergence_warning_and_max_iter():
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_n_iter_bounded_by_max_iter(n_classes):
-    X, y = iris()
-    y = y if n_classes == 3 else (y == 1).astype(int)
+    X, y = iris(n_classes)
     for max_iter in (2, 5):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
