@@ -220,6 +220,13 @@ def _count(xp, mask) -> int:
     return int(_backend.to_float(xp.sum(xp.astype(mask, xp.int64))))
 
 
+def _check_sketch(sketch):
+    check_option(sketch, "sketch", ("gaussian", "sparse_sign", "srtt"))
+    if sketch != "gaussian":
+        raise NotImplementedError(f"sketch={sketch!r} is not implemented yet")
+    return sketch
+
+
 def _resolve(op: Operator, like=None):
     """Namespace, dtype and device for sketching ``op`` (callables take them from ``like``)."""
     if like is not None:
@@ -245,7 +252,7 @@ def _sketch(op, ell, xp, dtype, device, rng, Omega=None, Y=None):
     return xp.concat([Omega, new], axis=1), xp.concat([Y, Ynew], axis=1)
 
 
-def nystrom(A, rank, *, oversample=10, random_state=None, like=None):
+def nystrom(A, rank, *, oversample=10, random_state=None, like=None, sketch="gaussian"):
     """Randomized Nyström approximation of a symmetric positive semidefinite operator.
 
     Draws an orthonormal Gaussian test matrix ``Ω`` with ``ℓ = min(rank + oversample, n)``
@@ -305,6 +312,7 @@ def nystrom(A, rank, *, oversample=10, random_state=None, like=None):
     if like is not None:
         like = check_array(like, "like", allow_empty=True, finite=False)
     xp, dtype, device = _resolve(op, like)
+    _check_sketch(sketch)
     rng = _backend.check_random_state(random_state)
     ell = min(rank + oversample, n)
     Omega, Y = _sketch(op, ell, xp, dtype, device, rng)
@@ -345,7 +353,7 @@ def _doubling_pays(lam, ell: int, n: int, cost: int) -> bool:
 
 
 def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_rank=None,
-                     max_rank=None, tol=None, stop="rank"):
+                     max_rank=None, tol=None, stop="rank", sketch="gaussian"):
     """Nyström sketch grown by doubling until it is good enough or ``ℓ = max_rank``.
 
     Earlier columns of the test matrix and their products are reused: each doubling costs
@@ -374,6 +382,7 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
     max_rank = min(n, DEFAULT_MAX_RANK) if max_rank is None else check_positive_int(
         max_rank, "max_rank", upper=n, upper_name="the dimension of A")
     cost_rule = check_option(stop, "stop", ("rank", "cost")) == "cost" and mu == 0
+    _check_sketch(sketch)
     if initial_rank is None:
         initial_rank = ZERO_MU_INITIAL_RANK if cost_rule else DEFAULT_INITIAL_RANK
     ell = min(check_positive_int(initial_rank, "initial_rank"), max_rank)
