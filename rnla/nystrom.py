@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
+from ._sketch_ops import TestMatrix, check_sketch
 from ._validation import (
     check_array,
     check_nonnegative,
@@ -24,7 +25,6 @@ from ._validation import (
     check_real_product,
 )
 from .operators import Operator, as_operator
-from .sketch import orthonormal_sketch
 
 __all__ = ["NotPositiveSemidefiniteError", "NystromApprox", "NystromPreconditioner", "nystrom"]
 
@@ -133,8 +133,8 @@ def _power_of_two(m: float) -> float:
     return math.ldexp(1.0, math.frexp(m)[1])
 
 
-def _nystrom_factor(Omega, Y, xp, name="A", *, mu=0.0, noise=None):
-    """Stable Nyström factor from orthonormal ``Omega`` and ``Y = A Omega``.
+def _nystrom_factor(T, Y, xp, name="A", *, mu=0.0, noise=None):
+    """Stable Nyström factor from the test matrix ``T`` (a :class:`TestMatrix`) and ``Y = A Ω``.
 
     Returns ``(B, shift, scale)`` with ``Â_ν = scale · B Bᵀ``: ``Y`` is divided by a power of
     two ``scale`` near ``max|Y|`` first (exact), so nothing below over- or underflows and the
@@ -142,8 +142,12 @@ def _nystrom_factor(Omega, Y, xp, name="A", *, mu=0.0, noise=None):
     ``B`` has no columns when ``A`` is numerically zero: ``Y = 0``, or ``‖Y‖`` within the
     operator's rounding level ``noise`` (then its asymmetry is rounding noise too). The
     symmetry and PSD tests are relative to ``‖ΩᵀAΩ‖``, ``mu`` (the shift the approximation
-    serves: directions far below it do not matter) and ``noise``.
+    serves: directions far below it do not matter) and ``noise``. ``Ω`` need not be
+    orthonormal: the core is ``Ωᵀ(A + νI)Ω = ΩᵀY + ν ΩᵀΩ`` (the Gram term only when
+    ``T.orthonormal`` is false), and ``Y_ν C⁻¹ Y_νᵀ`` is the Nyström approximation of
+    ``A + νI`` for any ``Ω`` of full column rank.
     """
+    Omega = T.Omega
     n, ell = Omega.shape
     eps = float(xp.finfo(Y.dtype).eps)
     empty = xp.zeros((n, 0), dtype=Y.dtype, device=_backend.device_of(Y)), 0.0, 1.0
@@ -160,14 +164,17 @@ def _nystrom_factor(Omega, Y, xp, name="A", *, mu=0.0, noise=None):
     if ynorm <= math.sqrt(ell) * noise_s:
         return empty  # numerically zero: all products are rounding noise
     nu = math.sqrt(n) * eps * ynorm
-    core = Omega.T @ Y
+    core = T.project(Y)
     asym = _backend.to_float(xp.linalg.matrix_norm(core - core.T))
     core_norm = _backend.to_float(xp.linalg.matrix_norm(core))
     if asym > math.sqrt(eps) * (core_norm + math.sqrt(ell) * mu_s) + 2.0 * math.sqrt(ell) * noise_s:
         raise ValueError(f"{name} is not symmetric (Ωᵀ{name}Ω is not symmetric for a random Ω)")
     Y_nu = Y + nu * Omega
-    # Ωᵀ(Y + νΩ) = ΩᵀY + νI because Ω has orthonormal columns: no second product needed.
-    C = (core + core.T) * 0.5 + nu * xp.eye(ell, dtype=Y.dtype, device=_backend.device_of(Y))
+    # Ωᵀ(Y + νΩ) = ΩᵀY + ν ΩᵀΩ (= ΩᵀY + νI for orthonormal Ω): no second product needed.
+    G = T.gram()
+    if G is None:
+        G = xp.eye(ell, dtype=Y.dtype, device=_backend.device_of(Y))
+    C = (core + core.T) * 0.5 + nu * G
     try:
         L = _backend.cholesky(xp, C)
         B = _backend.solve_triangular(xp, L, Y_nu.T, lower=True).T
@@ -220,13 +227,6 @@ def _count(xp, mask) -> int:
     return int(_backend.to_float(xp.sum(xp.astype(mask, xp.int64))))
 
 
-def _check_sketch(sketch):
-    check_option(sketch, "sketch", ("gaussian", "sparse_sign", "srtt"))
-    if sketch != "gaussian":
-        raise NotImplementedError(f"sketch={sketch!r} is not implemented yet")
-    return sketch
-
-
 def _resolve(op: Operator, like=None):
     """Namespace, dtype and device for sketching ``op`` (callables take them from ``like``)."""
     if like is not None:
@@ -239,17 +239,14 @@ def _resolve(op: Operator, like=None):
     return op.xp, _backend.float_dtype(op.xp, op.dtype), op.device
 
 
-def _sketch(op, ell, xp, dtype, device, rng, Omega=None, Y=None):
-    """Extend the sketch ``(Omega, Y)`` by ``ell`` new orthonormal columns (one block product)."""
-    n = op.shape[0]
-    new = orthonormal_sketch(n, ell, xp=xp, dtype=dtype, device=device, random_state=rng, against=Omega)
+def _sketch(op, ell, T, Y=None):
+    """Extend the test matrix ``T`` by ``ell`` new columns and ``Y = AΩ`` (one block product)."""
+    new = T.extend(ell)
     Ynew = op.matmat(new)
-    if Ynew.dtype != dtype:
-        check_real_product(xp, Ynew, "A")
-        Ynew = xp.astype(Ynew, dtype)
-    if Omega is None:
-        return new, Ynew
-    return xp.concat([Omega, new], axis=1), xp.concat([Y, Ynew], axis=1)
+    if Ynew.dtype != T.dtype:
+        check_real_product(T.xp, Ynew, "A")
+        Ynew = T.xp.astype(Ynew, T.dtype)
+    return Ynew if Y is None else T.xp.concat([Y, Ynew], axis=1)
 
 
 def nystrom(A, rank, *, oversample=10, random_state=None, like=None, sketch="gaussian"):
@@ -312,11 +309,12 @@ def nystrom(A, rank, *, oversample=10, random_state=None, like=None, sketch="gau
     if like is not None:
         like = check_array(like, "like", allow_empty=True, finite=False)
     xp, dtype, device = _resolve(op, like)
-    _check_sketch(sketch)
+    sketch = check_sketch(sketch)
     rng = _backend.check_random_state(random_state)
     ell = min(rank + oversample, n)
-    Omega, Y = _sketch(op, ell, xp, dtype, device, rng)
-    B, nu, scale = _nystrom_factor(Omega, Y, xp, noise=op.noise_level)
+    T = TestMatrix(sketch, n, xp=xp, dtype=dtype, device=device, rng=rng)
+    Y = _sketch(op, ell, T)
+    B, nu, scale = _nystrom_factor(T, Y, xp, noise=op.noise_level)
     U, lam = _eigenpairs(xp, B, nu, scale)
     rank = min(rank, lam.shape[0])  # fewer columns survive only for (numerically) low-rank A
     return NystromApprox(U[:, :rank], lam[:rank], ell, nu * scale)
@@ -382,15 +380,16 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
     max_rank = min(n, DEFAULT_MAX_RANK) if max_rank is None else check_positive_int(
         max_rank, "max_rank", upper=n, upper_name="the dimension of A")
     cost_rule = check_option(stop, "stop", ("rank", "cost")) == "cost" and mu == 0
-    _check_sketch(sketch)
+    sketch = check_sketch(sketch)
     if initial_rank is None:
         initial_rank = ZERO_MU_INITIAL_RANK if cost_rule else DEFAULT_INITIAL_RANK
     ell = min(check_positive_int(initial_rank, "initial_rank"), max_rank)
     rng = _backend.check_random_state(random_state)
     eps = float(xp.finfo(dtype).eps)
     noise = op.noise_level
-    Omega, Y = _sketch(op, ell, xp, dtype, device, rng)
-    B, nu, scale = _nystrom_factor(Omega, Y, xp, mu=mu, noise=noise)
+    T = TestMatrix(sketch, n, xp=xp, dtype=dtype, device=device, rng=rng)
+    Y = _sketch(op, ell, T)
+    B, nu, scale = _nystrom_factor(T, Y, xp, mu=mu, noise=noise)
     while ell < max_rank:
         # Only the eigenvalues decide whether to grow; the vectors are computed once, last.
         _, lam = _eigenpairs(xp, B, nu, scale, vectors=False)
@@ -406,9 +405,9 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
                 break  # captured, or rounding level (numerical rank reached)
             if cost_rule and not _doubling_pays(lam, ell, n, min(ell, max_rank - ell)):
                 break  # a bigger sketch would cost more products than CG would save
-        Omega, Y = _sketch(op, min(ell, max_rank - ell), xp, dtype, device, rng, Omega, Y)
-        ell = Omega.shape[1]
-        B, nu, scale = _nystrom_factor(Omega, Y, xp, mu=mu, noise=noise)
+        Y = _sketch(op, min(ell, max_rank - ell), T, Y)
+        ell = T.ell
+        B, nu, scale = _nystrom_factor(T, Y, xp, mu=mu, noise=noise)
     U, lam = _eigenpairs(xp, B, nu, scale)
     return NystromApprox(U, lam, ell, nu * scale)
 
