@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import array_api_compat
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils import assert_all_finite
@@ -20,8 +21,11 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d, vali
 
 from rnla import _backend
 from rnla._validation import check_option, check_real
+from rnla.krylov import pcg
 from rnla.operators import GramOperator, Operator
 
+from . import _dispatch
+from ._direct import lbfgs, newton_cholesky, ridge_direct
 from ._linear_base import (
     SKETCHY_SOLVERS,
     LinearEstimatorBase,
@@ -30,7 +34,7 @@ from ._linear_base import (
     pcg_problem,
     solve_shifted_columns,
 )
-from ._sklearn_support import check_numeric_targets, effective_tol, input_namespace, move_to
+from ._sklearn_support import check_numeric_targets, check_verbose, effective_tol, input_namespace, move_to
 from .glm import LeastSquares, Logistic
 from .kernel_ridge import NystromKernelRidge
 from .multinomial import Multinomial
@@ -38,8 +42,8 @@ from .newton import nncg
 
 __all__ = ["NystromKernelRidge", "SketchyLogisticRegression", "SketchyRidge"]
 
-RIDGE_SOLVERS = ("auto", "nystrom_pcg", *SKETCHY_SOLVERS)
-LOGISTIC_SOLVERS = ("auto", "nncg", *SKETCHY_SOLVERS)
+RIDGE_SOLVERS = ("auto", "cholesky", "cg", "nystrom_pcg", *SKETCHY_SOLVERS)
+LOGISTIC_SOLVERS = ("auto", "newton_cholesky", "lbfgs", "nncg", *SKETCHY_SOLVERS)
 
 
 def _weighted_mean(X, sw, total, xp, device):
@@ -111,6 +115,26 @@ def _constant_columns(X, sw, xp):
         blo, bhi = _column_range(_backend.take_rows(xp, rows, keep), xp)
         lo, hi = (blo, bhi) if lo is None else (xp.minimum(lo, blo), xp.maximum(hi, bhi))
     return xp.asarray(lo == hi)
+
+
+def _plain_cg(H, B, mus, X0, tol, maxiter, callback, xp, device):
+    """Plain CG on ``(H + mus[j] I) x = B[:, j]`` per column: ``(X, results, infos)``.
+
+    From ``0`` (or a start in the range of ``H``) CG on a consistent singular system (``mu = 0``)
+    converges to the minimum-norm solution.
+    """
+    d = H.shape[0]
+    columns, results, infos = [], [], []
+    for j, mu in enumerate(mus):
+        op = H if mu == 0 else Operator((d, d), lambda V, mu=mu: H @ V + mu * V, dtype=B.dtype, xp=xp,
+                                        device=device)
+        x, info, res = pcg(op, B[:, j], None if X0 is None else X0[:, j], rtol=tol, maxiter=maxiter,
+                           callback=callback, full_output=True)
+        res.rank, res.sketch_matvecs = 0, 0
+        columns.append(x)
+        results.append(res)
+        infos.append(info)
+    return xp.stack(columns, axis=1), results, infos
 
 
 class SketchyRidge(RegressorMixin, LinearEstimatorBase):
@@ -224,12 +248,13 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         W0 = self._warm_start_point(X.shape[1], n_targets, xp, X.dtype)
         rng = _backend.check_random_state(self.random_state)
         tol = effective_tol(self.tol, X.dtype)
-        if solver in ("auto", "nystrom_pcg"):
-            W, n_iter, self.history_, problems = self._fit_pcg(X, Y, sw, total, alphas, W0, tol, rng, xp,
-                                                               device)
-        else:
+        if solver in SKETCHY_SOLVERS:
             W, n_iter, self.history_, problems = self._fit_sketchy(X, Y, sw, total, alphas, W0, tol, rng,
                                                                    solver)
+            self.solver_ = solver
+        else:
+            W, n_iter, self.history_, problems = self._fit_linear(X, Y, sw, total, alphas, W0, tol, rng, xp,
+                                                                  device, solver)
         d = X.shape[1]
         coef = xp.permute_dims(W[:d, :], (1, 0))
         # Shapes and types as Ridge's: y of shape (n,) or (n, 1) gives coef_ of shape (d,); the
@@ -246,8 +271,8 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         self._warn_if_not_converged(problems)
         return self
 
-    def _fit_pcg(self, X, Y, sw, total, alphas, W0, tol, rng, xp, device):
-        d, n_targets = X.shape[1], Y.shape[1]
+    def _ridge_system(self, X, Y, sw, total, xp, device):
+        """The centred normal equations' pieces: ``(H, B, R, x_mean, y_mean, mask)``."""
         mask = None
         if self.fit_intercept:
             x_mean = _weighted_mean(X, sw, total, xp, device)
@@ -257,26 +282,117 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
             if bool(xp.any(constant)):
                 mask = xp.astype(~constant, X.dtype)
         else:
-            x_mean, R = None, Y
+            x_mean, y_mean, R = None, None, Y
         H = _centered_gram(X, sw, total, x_mean, xp, device, mask)
         B = _backend.transpose_matmul(X, R * sw[:, None] if sw is not None else R) * (1.0 / total)
-        if x_mean is not None:  # Xᵀ S (y − ȳ) = X_cᵀ S (y − ȳ): no centring term is needed
-            if mask is not None:
-                B = B * mask[:, None]
-        progress = self._progress("nystrom_pcg", None)
-        try:
-            W, results, infos = solve_shifted_columns(
-                H, B, [a / total for a in alphas], rank=self.rank, X0=None if W0 is None else W0[:d, :],
-                rtol=tol, maxiter=self.max_iter, random_state=rng,
-                callback=(lambda xk: progress.update()) if self.verbose else None)
-        finally:
-            progress.close()
-        problems = [p for j in range(n_targets) if (p := pcg_problem(j, infos[j], results[j], tol, B.dtype))]
-        n_iter = [r.iterations for r in results]
-        history = [pcg_history(r) for r in results]
+        if mask is not None:  # Xᵀ S (y − ȳ) = X_cᵀ S (y − ȳ): no centring term is needed
+            B = B * mask[:, None]
+        return H, B, R, x_mean, y_mean, mask
+
+    def _fit_linear(self, X, Y, sw, total, alphas, W0, tol, rng, xp, device, solver):
+        """Cholesky, plain CG, Nyström PCG, or the cost model's choice among them (``'auto'``)."""
+        d, n_targets = X.shape[1], Y.shape[1]
+        H, B, R, x_mean, y_mean, mask = self._ridge_system(X, Y, sw, total, xp, device)
+        mus = [a / total for a in alphas]
+        X0 = None if W0 is None else W0[:d, :]
+        shape = _dispatch.shape_of(X, n_targets)
+        n_penalties = len(set(alphas))
+        decision = None
+        if solver == "auto":
+            decision = _dispatch.ridge_upfront(shape, n_penalties)
+            solver = decision.solver if decision is not None else "probe"
+        if solver == "cholesky":
+            W, how = ridge_direct(X, R, sw, total, alphas, x_mean, mask, xp)
+            self.solver_ = "cholesky"
+            results = infos = None
+            n_iter = [0] * n_targets
+            history = [{"iteration": np.zeros(0, int), "residual_norm": np.zeros(0)}
+                       for _ in range(n_targets)]
+            problems = []
+            if decision is not None:
+                decision.reason += f" [{how}]"
+        else:
+            W, results, infos, decision = self._fit_iterative(H, B, mus, X0, tol, rng, xp, device, solver,
+                                                              shape, n_penalties, decision, X, R, sw, total,
+                                                              alphas, x_mean, mask)
+            if results is None:
+                n_iter = [0] * n_targets
+                history = [{"iteration": np.zeros(0, int), "residual_norm": np.zeros(0)}
+                           for _ in range(n_targets)]
+                problems = []
+            else:
+                problems = [p for j in range(n_targets)
+                            if (p := pcg_problem(j, infos[j], results[j], tol, B.dtype))]
+                n_iter = [r.iterations for r in results]
+                history = [pcg_history(r) for r in results]
+        if decision is not None and check_verbose(self.verbose):
+            print(f"{type(self).__name__}: {decision.report()}")
+        self.decision_ = decision
         if self.fit_intercept:
             W = xp.concat([W, xp.reshape(y_mean - x_mean @ W, (1, n_targets))], axis=0)
         return W, n_iter, history, problems
+
+    def _fit_iterative(self, H, B, mus, X0, tol, rng, xp, device, solver, shape, n_penalties, decision,
+                       X, R, sw, total, alphas, x_mean, mask):
+        """Plain CG, Nyström PCG, or (``solver='probe'``) CG first and the cost model's finish."""
+        n_targets = B.shape[1]
+        progress = self._progress(solver, None)
+        callback = (lambda xk: progress.update()) if self.verbose else None
+        try:
+            if solver == "nystrom_pcg":
+                W, results, infos = solve_shifted_columns(
+                    H, B, mus, rank=self.rank, X0=X0, rtol=tol, maxiter=self.max_iter, random_state=rng,
+                    callback=callback)
+                self.solver_ = "nystrom_pcg"
+                return W, results, infos, decision
+            probe = solver == "probe"
+            W, results, infos = _plain_cg(H, B, mus, X0, tol,
+                                          _dispatch.PROBE_ITERATIONS if probe else self.max_iter,
+                                          callback, xp, device)
+            self.solver_ = "cg"
+            open_ = [j for j in range(n_targets) if infos[j] != 0]
+            if not probe or not open_:
+                if probe:
+                    decision = _dispatch.Decision("cg", {}, f"plain CG converged within the "
+                                                  f"{_dispatch.PROBE_ITERATIONS}-iteration probe")
+                return W, results, infos, decision
+            remaining = []
+            for j in open_:
+                r = results[j].residual_norms
+                rate = _dispatch.rate_of(r)
+                target = tol * _backend.to_float(xp.linalg.vector_norm(B[:, j]))
+                remaining.append(_dispatch.iterations_to(rate, target / r[-1]) if r[-1] > 0 else 0.0)
+            used = max(results[j].iterations for j in open_)
+            maxiter = None if self.max_iter is None else max(1, self.max_iter - used)
+            decision = _dispatch.ridge_after_probe(shape, remaining, n_penalties, maxiter)
+            if decision.solver == "cholesky":
+                Wd, how = ridge_direct(X, R, sw, total, alphas, x_mean, mask, xp)
+                self.solver_ = "cholesky"
+                decision.reason += f" [{how}]"
+                return Wd, None, None, decision
+            sub_B = xp.take(B, xp.asarray(open_, device=device), axis=1)
+            sub_X0 = xp.take(W, xp.asarray(open_, device=device), axis=1)
+            sub_mus = [mus[j] for j in open_]
+            if decision.solver == "cg":
+                Ws, sub_results, sub_infos = _plain_cg(H, sub_B, sub_mus, sub_X0, tol, maxiter, callback, xp,
+                                                       device)
+            else:
+                Ws, sub_results, sub_infos = solve_shifted_columns(
+                    H, sub_B, sub_mus, rank=self.rank, X0=sub_X0, rtol=tol, maxiter=maxiter, random_state=rng,
+                    callback=callback)
+                self.solver_ = "nystrom_pcg"
+            columns = [W[:, j] for j in range(n_targets)]
+            for i, j in enumerate(open_):
+                columns[j] = Ws[:, i]
+                prev = results[j]
+                sub_results[i].iterations += prev.iterations
+                sub_results[i].matvecs += prev.matvecs
+                sub_results[i].residual_norms = (list(prev.residual_norms[:-1])
+                                                 + list(sub_results[i].residual_norms))
+                results[j], infos[j] = sub_results[i], sub_infos[i]
+            return xp.stack(columns, axis=1), results, infos, decision
+        finally:
+            progress.close()
 
     def _fit_sketchy(self, X, Y, sw, total, alphas, W0, tol, rng, solver):
         xp = _backend.array_namespace(Y)
@@ -443,8 +559,17 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         x0 = xp.zeros(problem.dim, dtype=X.dtype, device=device) if W0 is None else xp.reshape(W0, (-1,))
         tol = effective_tol(self.tol, X.dtype)
         rng = _backend.check_random_state(self.random_state)
-        x, nit, history, problems = (self._fit_nncg if solver in ("auto", "nncg") else self._fit_sketchy)(
-            problem, x0, tol, rng, solver)
+        decision = None
+        if solver == "auto":
+            decision = self._choose(problem, X, x0, tol, columns, xp)
+            solver = decision.solver
+            if check_verbose(self.verbose):
+                print(f"{type(self).__name__}: {decision.report()}")
+        self.decision_ = decision
+        self.solver_ = solver
+        fit = {"nncg": self._fit_nncg, "newton_cholesky": self._fit_second_order,
+               "lbfgs": self._fit_second_order}.get(solver, self._fit_sketchy)
+        x, nit, history, problems = fit(problem, x0, tol, rng, solver)
         d = X.shape[1]
         W = xp.reshape(x, (-1, columns))
         self.coef_ = xp.permute_dims(W[:d, :], (1, 0))
@@ -478,6 +603,44 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         history = {"iteration": np.arange(len(h["fun"])), "fun": h["fun"], "grad_norm": h["grad_norm"],
                    "time": h["time"]}
         problems = [] if res.success else [f"nncg: {res.message} (gradient norm {h['grad_norm'][-1]:.3g})"]
+        return res.x, int(res.nit), history, problems
+
+    def _choose(self, problem, X, x0, tol, columns, xp):
+        """The cost model's solver for this problem (see :mod:`optim._dispatch`)."""
+        shape = _dispatch.shape_of(X)
+        upfront = _dispatch.logistic_upfront(shape, columns)
+        if upfront is not None:
+            return upfront
+        # The probe: plain CG on the Hessian at the start, right-hand side the gradient there.
+        g0 = problem.grad(x0)
+        gnorm = _backend.to_float(xp.linalg.vector_norm(g0))
+        if gnorm <= tol:
+            return _dispatch.Decision("newton_cholesky" if (X.shape[1] + 1) * columns
+                                      <= _dispatch.DIRECT_MAX_DIM else "nncg", {}, "the start is optimal")
+        hess = problem.batch().hessian_operator(x0, include_penalty=True)
+        _, _, res = pcg(hess, g0, rtol=1e-12, maxiter=_dispatch.PROBE_ITERATIONS, full_output=True)
+        rate = _dispatch.rate_of(res.residual_norms)
+        return _dispatch.logistic_costs(shape, columns, rate, tol / gnorm,
+                                        numpy_backend=array_api_compat.is_numpy_namespace(xp))
+
+    def _fit_second_order(self, problem, x0, tol, rng, solver):
+        """Newton-Cholesky (exact Hessian) or L-BFGS-B, to ``‖∇f‖ <= tol``."""
+        progress = self._progress(solver, self.max_iter or (100 if solver == "newton_cholesky" else 1000))
+
+        def callback(intermediate_result):
+            progress.update(fun=intermediate_result.fun)
+
+        method = newton_cholesky if solver == "newton_cholesky" else lbfgs
+        try:
+            res = method(problem, x0, gtol=tol, maxiter=self.max_iter or (100 if solver == "newton_cholesky"
+                                                                             else 1000),
+                         callback=callback if self.verbose else None)
+        finally:
+            progress.close()
+        h = res.history
+        history = {"iteration": np.arange(len(h["fun"])), "fun": h["fun"], "grad_norm": h["grad_norm"],
+                   "time": h["time"]}
+        problems = [] if res.success else [f"{solver}: {res.message} (gradient norm {res.grad_norm:.3g})"]
         return res.x, int(res.nit), history, problems
 
     def _fit_sketchy(self, problem, x0, tol, rng, solver):

@@ -1,0 +1,216 @@
+"""The cost model behind ``solver='auto'`` of :class:`~optim.SketchyRidge` and
+:class:`~optim.SketchyLogisticRegression`.
+
+Every candidate solver is priced in seconds as ``flops / rate`` with the rate of the kind of
+operation that dominates it. The rates differ by an order of magnitude, which is the point: a
+BLAS-3 Gram matrix ``XᵀX`` or a Cholesky factorization runs near the machine's peak, while a CG
+iteration is two matrix-vector products limited by memory bandwidth (dense) or by indexed loads
+(sparse). The constants below were measured in one process on the benchmark machine (2 cores,
+OpenBLAS, float64: ``benchmarks/dispatch.py --calibrate`` prints them) and are fixed, not
+re-measured at run time: only their ratios matter for the choice, and those are much more stable
+across machines than the absolute rates.
+
+The spectral probe is "CG first, sketch if slow": a few plain CG iterations on the system (ridge)
+or on the Hessian at the starting point (logistic) estimate the linear convergence rate
+``ρ = (r_k / r_{k/2})^{2/k}``; the iterations plain CG (or L-BFGS) would still need follow from
+``ρ``, and the sketch is bought only when that prediction says it pays. For ridge the probe's
+iterations are not lost: the chosen iterative solver warm-starts from the probe's iterate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+#: Dense BLAS-3 (Gram matrices ``XᵀDX``, ``XXᵀ``): measured 71-79 GFlop/s on 2 cores.
+GEMM_RATE = 7.0e10
+#: Dense products with blocks of >= 32 columns (Nyström sketches): measured 53-62 GFlop/s.
+BLOCK_RATE = 5.5e10
+#: Cholesky / eigendecomposition of a dense SPD matrix (d in the thousands): ~50 GFlop/s.
+FACTOR_RATE = 4.0e10
+#: Dense matrix-vector products (one CG iteration = ``Xv`` and ``Xᵀu``): 9-12 GFlop/s (memory bound).
+GEMV_RATE = 1.0e10
+#: Sparse (CSR) matrix-vector products: ~1.5 GFlop/s; with a block of 32 columns ~6 GFlop/s.
+SPMV_RATE = 1.5e9
+SPMM_RATE = 6.0e9
+#: Sparse-times-sparse Gram ``XᵀX`` (scattered accumulation): ~0.3 GFlop/s.
+SPGEMM_RATE = 3.0e8
+#: Python overhead of one iteration of an iterative solver (seconds).
+ITERATION_OVERHEAD = 5e-5
+
+#: Largest ``d × d`` (or ``n × n``) system a direct solver forms: 1 GiB in float64.
+DIRECT_MAX_DIM = 11000
+#: Plain CG iterations of the probe.
+PROBE_ITERATIONS = 10
+#: Nyström PCG is priced at a rank-``SKETCH_RANK`` sketch and ``PCG_ITERATIONS`` iterations
+#: (the adaptive sketch's typical outcome on the benchmark problems R1/R2).
+SKETCH_RANK = 128
+PCG_ITERATIONS = 30
+#: Newton-Cholesky iterations (scikit-learn's newton-cholesky takes 5-8 on the benchmark problems).
+NEWTON_ITERATIONS = 7
+#: NNCG: Newton iterations, its rank-30 sketch (refreshed every 20 iterations: once), and the
+#: preconditioned CG iterations per Newton step as a fraction of plain CG's to the forcing term 1e-2.
+NNCG_ITERATIONS = 9
+NNCG_RANK = 30
+NNCG_CG_FRACTION = 1.0 / 3.0
+NNCG_MIN_CG = 3
+#: L-BFGS takes about this many times the iterations of CG on the Hessian at the start, each
+#: costing about this many value-and-gradient evaluations (line search).
+LBFGS_ITERATION_FACTOR = 1.5
+LBFGS_EVALS_PER_ITERATION = 1.1
+
+
+@dataclass
+class Shape:
+    """What the cost model knows about ``X``: sizes, non-zeros, sparsity, number of columns solved for."""
+
+    n: int
+    d: int
+    nnz: int
+    sparse: bool
+    columns: int = 1
+
+    def product(self, k=1):
+        """Seconds of ``X V`` plus ``Xᵀ U`` with blocks of ``k`` columns."""
+        flops = 4.0 * self.nnz * k
+        if self.sparse:
+            rate = SPMV_RATE if k == 1 else min(SPMM_RATE, SPMV_RATE * k)
+        else:
+            rate = GEMV_RATE if k == 1 else min(BLOCK_RATE, GEMV_RATE * k)
+        return flops / rate
+
+
+def shape_of(X, columns=1):
+    n, d = X.shape
+    sparse = hasattr(X, "nnz") and hasattr(X, "tocsr")
+    return Shape(n, d, int(X.nnz) if sparse else n * d, sparse, columns)
+
+
+@dataclass
+class Decision:
+    """The solver chosen and the predicted seconds of every candidate (``inf``: not applicable)."""
+
+    solver: str
+    costs: dict = field(default_factory=dict)
+    reason: str = ""
+
+    def report(self):
+        parts = ", ".join(f"{k} {v:.3g} s" if math.isfinite(v) else f"{k} n/a" for k, v in self.costs.items())
+        return f"solver='auto' chose {self.solver!r} ({self.reason}; predicted: {parts})"
+
+
+def _gram_seconds(s: Shape, primal: bool):
+    """Seconds of forming ``XᵀDX`` (primal, ``d × d``) or ``XXᵀ`` (dual, ``n × n``)."""
+    if s.sparse:
+        per = s.nnz / (s.n if primal else s.d)
+        return 2.0 * s.nnz * per / SPGEMM_RATE
+    return 2.0 * s.n * s.d * (s.d if primal else s.n) / GEMM_RATE
+
+
+def ridge_direct_seconds(s: Shape, n_penalties=1):
+    """Cholesky on the smaller of the primal and dual systems (``inf`` past :data:`DIRECT_MAX_DIM`)."""
+    m = min(s.n, s.d)
+    if m > DIRECT_MAX_DIM:
+        return math.inf
+    return (_gram_seconds(s, s.d <= s.n) + n_penalties * m**3 / 3.0 / FACTOR_RATE
+            + s.columns * s.product())
+
+
+def cg_iteration_seconds(s: Shape):
+    return s.product() + ITERATION_OVERHEAD
+
+
+def sketch_seconds(s: Shape, rank):
+    """A rank-``rank`` Nyström sketch of the Gram (``rank`` products in a block, QR and eigh)."""
+    rank = min(rank, s.d)
+    return s.product(rank) + 6.0 * s.d * rank**2 / BLOCK_RATE
+
+
+def pcg_seconds(s: Shape, iterations):
+    rank = min(SKETCH_RANK, s.d)
+    per = cg_iteration_seconds(s) + 4.0 * s.d * rank / GEMV_RATE
+    return sketch_seconds(s, rank) + iterations * per
+
+
+def rate_of(residuals, probe=PROBE_ITERATIONS):
+    """Linear convergence factor per iteration from a residual history (the last half of it)."""
+    r = [x for x in residuals if x > 0]
+    if len(r) < 3:
+        return 0.0
+    k = len(r) - 1
+    h = max(1, k // 2)
+    ratio = r[-1] / r[-1 - h]
+    return min(max(ratio, 0.0) ** (1.0 / h), 1.0 - 1e-12)
+
+
+def iterations_to(rate, reduction):
+    """Iterations a method converging like ``rate`` needs to reduce the residual by ``reduction``."""
+    if reduction >= 1.0:
+        return 0.0
+    if rate <= 0.0:
+        return 1.0
+    return math.log(reduction) / math.log(rate)
+
+
+def ridge_upfront(s: Shape, n_penalties=1):
+    """Decide before any iteration: Cholesky when it costs less than the probe would, else probe."""
+    direct = ridge_direct_seconds(s, n_penalties)
+    probe = s.columns * PROBE_ITERATIONS * cg_iteration_seconds(s)
+    if direct <= probe:
+        return Decision("cholesky", {"cholesky": direct, "probe": probe},
+                        f"the direct solve costs less than {PROBE_ITERATIONS} CG iterations")
+    return None
+
+
+def ridge_after_probe(s: Shape, remaining, n_penalties=1, maxiter=None):
+    """The cheapest finish after the probe: ``remaining`` holds, per unconverged column, the
+    predicted plain-CG iterations still needed."""
+    it = cg_iteration_seconds(s)
+    cap = maxiter if maxiter is not None else 10 * s.d
+    costs = {"cg": sum(min(k, cap) for k in remaining) * it,
+             "nystrom_pcg": pcg_seconds(Shape(s.n, s.d, s.nnz, s.sparse, 1), 0)
+             + len(remaining) * PCG_ITERATIONS * (it + 4.0 * s.d * min(SKETCH_RANK, s.d) / GEMV_RATE),
+             "cholesky": ridge_direct_seconds(Shape(s.n, s.d, s.nnz, s.sparse, len(remaining)), n_penalties)}
+    if any(k > cap for k in remaining):
+        costs["cg"] = math.inf if costs["nystrom_pcg"] < math.inf else costs["cg"]
+    best = min(costs, key=costs.get)
+    worst = max(remaining) if remaining else 0
+    return Decision(best, costs, f"the probe predicts {worst:.0f} more plain CG iterations")
+
+
+def logistic_costs(s: Shape, n_classes, rate, reduction, numpy_backend=True):
+    """Predicted seconds of newton_cholesky, lbfgs and nncg on a logistic problem.
+
+    ``rate`` is the probe's CG convergence factor on the Hessian at the start and ``reduction``
+    the gradient reduction asked for (``tol / ‖∇f(x₀)‖``). ``n_classes`` is 1 for binary.
+    """
+    k = n_classes
+    dim = (s.d + 1) * k
+    pass_seconds = s.product(k) + ITERATION_OVERHEAD  # margins and gradient (or one Hessian product)
+    if dim > DIRECT_MAX_DIM or (s.sparse and s.d > DIRECT_MAX_DIM):
+        newton = math.inf
+    else:
+        form = _gram_seconds(s, True) if k == 1 else s.product(dim) * k
+        newton = NEWTON_ITERATIONS * (form + dim**3 / 3.0 / FACTOR_RATE + 2 * pass_seconds)
+    plain = iterations_to(rate, reduction)
+    lbfgs = (LBFGS_ITERATION_FACTOR * plain + 5) * LBFGS_EVALS_PER_ITERATION * pass_seconds
+    cg_per_newton = max(NNCG_MIN_CG, NNCG_CG_FRACTION * iterations_to(rate, 1e-2))
+    nncg = s.product(NNCG_RANK * k) + NNCG_ITERATIONS * (cg_per_newton + 1.1) * pass_seconds
+    costs = {"newton_cholesky": newton, "lbfgs": lbfgs if numpy_backend else math.inf, "nncg": nncg}
+    best = min(costs, key=costs.get)
+    return Decision(best, costs, f"the probe predicts {plain:.0f} plain CG iterations to the tolerance")
+
+
+def logistic_upfront(s: Shape, n_classes):
+    """Newton-Cholesky without a probe when its whole run costs less than the probe would."""
+    k = n_classes
+    dim = (s.d + 1) * k
+    if dim > DIRECT_MAX_DIM:
+        return None
+    form = _gram_seconds(s, True) if k == 1 else s.product(dim) * k
+    newton = NEWTON_ITERATIONS * (form + dim**3 / 3.0 / FACTOR_RATE + 2 * s.product(k))
+    probe = PROBE_ITERATIONS * s.product(k)
+    if newton <= probe:
+        return Decision("newton_cholesky", {"newton_cholesky": newton, "probe": probe},
+                        f"Newton-Cholesky costs less than {PROBE_ITERATIONS} Hessian products")
+    return None
