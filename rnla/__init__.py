@@ -3,6 +3,7 @@
 from .eigen import EigshNoConvergence, eigsh
 from .krylov import SolveResult, nystrom_pcg, pcg
 from .lanczos import LanczosResult, lanczos
+from .matrix_functions import NotPositiveDefiniteError, SpectralSumResult, logdet, trace_inv
 from .nystrom import NotPositiveSemidefiniteError, NystromApprox, NystromPreconditioner, nystrom
 from .operators import GramOperator, Operator, as_operator
 from .spectrum import SLQResult, plot_spectral_density, slq, spectral_density
@@ -14,17 +15,20 @@ __all__ = [
     "EigshNoConvergence",
     "GramOperator",
     "LanczosResult",
+    "NotPositiveDefiniteError",
     "NotPositiveSemidefiniteError",
     "NystromApprox",
     "NystromPreconditioner",
     "Operator",
     "SLQResult",
     "SolveResult",
+    "SpectralSumResult",
     "TraceResult",
     "as_operator",
     "effective_dimension",
     "eigsh",
     "lanczos",
+    "logdet",
     "nystrom",
     "nystrom_pcg",
     "pcg",
@@ -32,4 +36,5 @@ __all__ = [
     "slq",
     "spectral_density",
     "trace",
+    "trace_inv",
 ]
