@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from rnla import _backend
+from rnla._block_pcg import nystrom_pcg_block
 from rnla._validation import (
     check_array,
     check_auto_or,
@@ -26,9 +27,6 @@ from rnla._validation import (
     check_positive,
     check_positive_int,
 )
-from rnla.krylov import pcg
-from rnla.nystrom import NystromPreconditioner, adaptive_nystrom, nystrom
-from rnla.operators import Operator
 
 from . import sketchy
 from ._common import Progress
@@ -170,46 +168,22 @@ def warn_not_converged(estimator, problems, advice):
 def solve_shifted_columns(op, B, mus, *, rank, X0, rtol, maxiter, random_state, callback):
     """Solve ``(op + mus[j] I) x_j = B[:, j]`` for every column by PCG with one Nyström sketch.
 
-    The sketch of ``op`` (adaptive to the smallest positive shift when ``rank='auto'``) is taken
-    once and turned into a :class:`rnla.NystromPreconditioner` per shift. A column with
-    ``mus[j] == 0`` (no regularization: ``op`` may be singular) is solved by plain CG instead:
-    from ``0`` (or a start in the range of ``op``) on a consistent system, CG stays in the range
-    of ``op`` and converges to the minimum-norm solution, which a preconditioner would spoil.
-    Returns the solutions as columns, and per column the :class:`rnla.SolveResult` and ``info``.
+    One blocked :func:`rnla.nystrom_pcg` iteration: the sketch of ``op`` (adaptive to the
+    smallest positive shift when ``rank='auto'``) is taken once and turned into a
+    :class:`rnla.NystromPreconditioner` per shift, and every iteration applies ``op`` to the
+    block of the columns still running (one product call). A column with ``mus[j] == 0`` (no
+    regularization: ``op`` may be singular) runs plain CG instead, in the same block: from
+    ``0`` (or a start in the range of ``op``) on a consistent system, CG stays in the range of
+    ``op`` and converges to the minimum-norm solution, which a preconditioner would spoil; with
+    every shift 0 nothing is sketched. ``callback(Xk)`` is called after each block iteration.
+    Returns the solutions as columns, and per column the :class:`rnla.SolveResult` (its
+    ``matvecs`` include the shared sketch when it was preconditioned) and ``info``.
     """
-    xp = _backend.array_namespace(B)
-    n = op.shape[0]
-    device = _backend.device_of(B)
-    positive = [mu for mu in mus if mu > 0]
-    approx = None
-    if positive:
-        if rank == "auto":
-            approx = adaptive_nystrom(op, min(positive), xp=xp, dtype=B.dtype, device=device,
-                                      random_state=random_state)
-        else:
-            if rank > n:
-                raise ValueError(f"rank={rank} exceeds the dimension of the system ({n})")
-            approx = nystrom(op, rank, oversample=0, random_state=random_state, like=B)
-    columns, results, infos = [], [], []
-    for j, mu in enumerate(mus):
-        x0 = None if X0 is None else X0[:, j]
-        if mu > 0:
-            shifted = Operator((n, n), lambda V, mu=mu: op @ V + mu * V, dtype=B.dtype, xp=xp, device=device)
-            P = NystromPreconditioner(approx, mu)
-            x, info, res = pcg(shifted, B[:, j], x0, rtol=rtol, maxiter=maxiter, M=P, callback=callback,
-                               full_output=True)
-            res.preconditioner = P
-            res.rank, res.sketch_matvecs = approx.rank, approx.sketch_size
-        else:
-            x, info, res = pcg(op, B[:, j], x0, rtol=rtol, maxiter=maxiter, callback=callback,
-                               full_output=True)
-            res.rank, res.sketch_matvecs = 0, 0
-        columns.append(x)
-        results.append(res)
-        infos.append(info)
-    return xp.stack(columns, axis=1), results, infos
-
-
+    X, info, res = nystrom_pcg_block(op, B, np.asarray(mus, dtype=float), rank=rank, x0=X0, rtol=rtol,
+                                     atol=0.0, maxiter=maxiter, callback=callback,
+                                     random_state=random_state, full_output=True, max_rank=None,
+                                     sketch="gaussian", zero_shift="plain")
+    return X, res.columns, [int(i) for i in info]
 
 
 def pcg_problem(j, info, res, rtol, dtype=None):

@@ -201,12 +201,32 @@ def pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
     >>> info, np.allclose(A @ x * 1e300, [1.0, 2.0])
     (0, True)
     """
+    if _is_block(b):
+        return _block_pcg(A, b, x0, rtol, atol, maxiter, M, callback, full_output)
     op, b, x0, xp, dtype = _prepare(A, b, x0)
     rtol, atol, maxiter = _check_tolerances(rtol, atol, maxiter, op.shape[0], callback)
     full_output = check_bool(full_output, "full_output")
     Mop = None if M is None else _as_preconditioner(M, op.shape)
     x, info, result = _pcg(op, b, x0, xp, dtype, rtol, atol, maxiter, Mop, callback)
     return (x, info, result) if full_output else (x, info)
+
+
+def _is_block(b) -> bool:
+    """A right-hand side of shape ``(n, k)``, ``k != 1`` (an ``(n, 1)`` column is a vector, as in SciPy)."""
+    shape = getattr(b, "shape", None)
+    return isinstance(shape, tuple) and len(shape) == 2 and shape[1] != 1 and getattr(b, "ndim", None) == 2
+
+
+def _block_pcg(A, b, x0, rtol, atol, maxiter, M, callback, full_output):
+    from ._block_pcg import BlockSolveResult, block_pcg, prepare_block
+
+    op, B, x0, xp, dtype = prepare_block(A, b, x0)
+    rtol, atol, maxiter = _check_tolerances(rtol, atol, maxiter, op.shape[0], callback)
+    full_output = check_bool(full_output, "full_output")
+    Mop = None if M is None else _as_preconditioner(M, op.shape)
+    X, info, columns, products = block_pcg(op, B, x0, xp, dtype, rtol, atol, maxiter, callback, M=Mop)
+    result = BlockSolveResult(info, columns, products, sum(c.matvecs for c in columns))
+    return (X, info, result) if full_output else (X, info)
 
 
 def _as_preconditioner(M, shape):
@@ -424,7 +444,7 @@ def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift
 
 
 def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxiter=None,
-                callback=None, random_state=None, full_output=False, max_rank=None):
+                callback=None, random_state=None, full_output=False, max_rank=None, sketch="gaussian"):
     """Solve ``(A + mu I) x = b`` by CG with a randomized Nyström preconditioner.
 
     Sketches ``A`` (one block product with an orthonormal Gaussian test matrix), builds the
@@ -481,20 +501,17 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
     >>> info, bool(np.allclose(X.T @ X / 500 @ w + 1e-6 * w, X.T @ y / 500))
     (0, True)
     """
+    if _is_block(b):
+        from ._block_pcg import nystrom_pcg_block
+
+        return nystrom_pcg_block(A, b, mu, rank=rank, x0=x0, rtol=rtol, atol=atol, maxiter=maxiter,
+                                 callback=callback, random_state=random_state, full_output=full_output,
+                                 max_rank=max_rank, sketch=sketch)
     op, b, x0, xp, dtype = _prepare(A, b, x0)
-    n = op.shape[0]
     mu = check_nonnegative(mu, "mu")
-    rtol, atol, maxiter = _check_tolerances(rtol, atol, maxiter, n, callback)
+    rtol, atol, maxiter = _check_tolerances(rtol, atol, maxiter, op.shape[0], callback)
     full_output = check_bool(full_output, "full_output")
-    if max_rank is not None:
-        max_rank = check_positive_int(max_rank, "max_rank", upper=n, upper_name="the dimension of A")
-    rank = check_auto_or(rank, "rank", check_positive_int, upper=n, upper_name="the dimension of A")
-    device = _backend.device_of(b)
-    if rank == "auto":
-        approx = adaptive_nystrom(op, mu, xp=xp, dtype=dtype, device=device, random_state=random_state,
-                                  max_rank=max_rank, stop="cost")
-    else:
-        approx = nystrom(op, rank, oversample=0, random_state=random_state, like=b)
+    approx = _sketch_for(op, mu, rank, max_rank, xp, dtype, b, random_state, sketch)
     P = NystromPreconditioner(approx, mu)
     x, info, result = _pcg(op, b, x0, xp, dtype, rtol, atol, maxiter, P.as_operator(), callback, shift=mu)
     result.rank = approx.rank
@@ -502,3 +519,15 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
     result.matvecs += approx.sketch_size
     result.preconditioner = P
     return (x, info, result) if full_output else (x, info)
+
+
+def _sketch_for(op, mu, rank, max_rank, xp, dtype, like, random_state, sketch):
+    """The Nyström approximation :func:`nystrom_pcg` preconditions with (``rank`` checked here)."""
+    n = op.shape[0]
+    if max_rank is not None:
+        max_rank = check_positive_int(max_rank, "max_rank", upper=n, upper_name="the dimension of A")
+    rank = check_auto_or(rank, "rank", check_positive_int, upper=n, upper_name="the dimension of A")
+    if rank == "auto":
+        return adaptive_nystrom(op, mu, xp=xp, dtype=dtype, device=_backend.device_of(like),
+                                random_state=random_state, max_rank=max_rank, stop="cost", sketch=sketch)
+    return nystrom(op, rank, oversample=0, random_state=random_state, like=like, sketch=sketch)

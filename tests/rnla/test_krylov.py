@@ -618,7 +618,9 @@ def test_nystrom_pcg_invalid_arguments(small_problem, kwargs, exc, match):
     ("bad_b", "exc", "match"),
     [
         (np.ones(9), ValueError, "b"),
-        (np.ones((10, 2)), ValueError, "b"),
+        (np.ones((9, 2)), ValueError, "b"),  # (n, k) blocks are valid (tests/rnla/test_krylov_block.py)
+        (np.ones((10, 2, 1)), ValueError, "b"),
+        (np.ones((10, 0)), ValueError, "b"),
         (np.ones((2, 5)), ValueError, "b"),
         (np.r_[np.ones(9), np.nan], ValueError, "b contains NaN"),
         (np.r_[np.ones(9), np.inf], ValueError, "b contains NaN or inf"),
