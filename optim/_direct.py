@@ -64,10 +64,11 @@ def centered_gram(X, weights, offset, xp):
     block = max(1, BLOCK_ENTRIES // max(d, 1))
     G = None
     for start in range(0, n, block):
-        Xb = X[start:start + block, ...]
+        stop = min(start + block, n)
+        Xb = X[start:stop, ...]
         if offset is not None:
             Xb = Xb - offset[None, :]
-        WXb = Xb if weights is None else Xb * weights[start:start + block, None]
+        WXb = Xb if weights is None else Xb * weights[start:stop, None]
         part = xp.permute_dims(WXb, (1, 0)) @ Xb
         G = part if G is None else G + part
     return G
@@ -137,7 +138,7 @@ def ridge_direct(X, R, sw, total, alphas, x_mean, mask, xp):
         eye = xp.eye(d, dtype=X.dtype, device=_backend.device_of(R))
         for a in uniq:
             cols = [j for j, aj in enumerate(alphas) if aj == a]
-            Wa, how = _sym_solve(G + (a / total) * eye, B[:, cols], xp, singular_ok=a == 0)
+            Wa, how = _sym_solve(G + (a / total) * eye, _columns(xp, B, cols), xp, singular_ok=a == 0)
             hows.add(how)
             W = _set_columns(xp, W, cols, Wa)
         return (W if mask is None else W * mask[:, None]), "eigh" if "eigh" in hows else "cholesky"
@@ -156,7 +157,7 @@ def ridge_direct(X, R, sw, total, alphas, x_mean, mask, xp):
     eye = xp.eye(n, dtype=X.dtype, device=_backend.device_of(R))
     for a in uniq:
         cols = [j for j, aj in enumerate(alphas) if aj == a]
-        A, how = _sym_solve(K + a * eye, Rs[:, cols], xp, singular_ok=a == 0)
+        A, how = _sym_solve(K + a * eye, _columns(xp, Rs, cols), xp, singular_ok=a == 0)
         hows.add(how)
         As = A if root is None else A * root[:, None]
         Wa = _backend.transpose_matmul(X, As)
@@ -167,12 +168,18 @@ def ridge_direct(X, R, sw, total, alphas, x_mean, mask, xp):
 
 
 def _set_columns(xp, W, cols, values):
+    """``W`` with columns ``cols`` replaced by the columns of ``values`` (no item assignment:
+    the array API's strict namespaces have none for index lists)."""
     if len(cols) == W.shape[1]:
         return xp.asarray(values, dtype=W.dtype)
     parts = [W[:, j:j + 1] for j in range(W.shape[1])]
     for i, j in enumerate(cols):
         parts[j] = values[:, i:i + 1]
     return xp.concat(parts, axis=1)
+
+
+def _columns(xp, A, cols):
+    return xp.take(A, xp.asarray(cols, device=_backend.device_of(A)), axis=1)
 
 
 def logistic_hessian(problem, w):
@@ -205,7 +212,7 @@ def logistic_hessian(problem, w):
         K = problem.n_classes
         block = max(1, BLOCK_ENTRIES // max(1, n * K))
         eye = xp.eye(dim, dtype=problem.dtype, device=device)
-        H = xp.concat([op @ eye[:, s:s + block] for s in range(0, dim, block)], axis=1)
+        H = xp.concat([op @ eye[:, s:min(s + block, dim)] for s in range(0, dim, block)], axis=1)
         H = 0.5 * (H + xp.permute_dims(H, (1, 0)))
         if problem.fit_intercept:
             # The softmax ignores a common shift of the intercepts: u (ones on them) spans the

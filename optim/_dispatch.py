@@ -35,8 +35,11 @@ SPMV_RATE = 1.5e9
 SPMM_RATE = 6.0e9
 #: Sparse-times-sparse Gram ``XᵀX`` (scattered accumulation): ~0.3 GFlop/s.
 SPGEMM_RATE = 3.0e8
-#: Python overhead of one iteration of an iterative solver (seconds).
+#: Python overhead of one iteration of an iterative solver, of one L-BFGS-B iteration (SciPy's
+#: wrapper) and of one Newton-Cholesky iteration (factorization call, line search), in seconds.
 ITERATION_OVERHEAD = 5e-5
+LBFGS_OVERHEAD = 2e-4
+NEWTON_OVERHEAD = 5e-4
 
 #: Largest ``d × d`` (or ``n × n``) system a direct solver forms: 1 GiB in float64.
 DIRECT_MAX_DIM = 11000
@@ -191,9 +194,9 @@ def logistic_costs(s: Shape, n_classes, rate, reduction, numpy_backend=True):
         newton = math.inf
     else:
         form = _gram_seconds(s, True) if k == 1 else s.product(dim) * k
-        newton = NEWTON_ITERATIONS * (form + dim**3 / 3.0 / FACTOR_RATE + 2 * pass_seconds)
+        newton = NEWTON_ITERATIONS * (form + dim**3 / 3.0 / FACTOR_RATE + 2 * pass_seconds + NEWTON_OVERHEAD)
     plain = iterations_to(rate, reduction)
-    lbfgs = (LBFGS_ITERATION_FACTOR * plain + 5) * LBFGS_EVALS_PER_ITERATION * pass_seconds
+    lbfgs = (LBFGS_ITERATION_FACTOR * plain + 5) * (LBFGS_EVALS_PER_ITERATION * pass_seconds + LBFGS_OVERHEAD)
     cg_per_newton = max(NNCG_MIN_CG, NNCG_CG_FRACTION * iterations_to(rate, 1e-2))
     nncg = s.product(NNCG_RANK * k) + NNCG_ITERATIONS * (cg_per_newton + 1.1) * pass_seconds
     costs = {"newton_cholesky": newton, "lbfgs": lbfgs if numpy_backend else math.inf, "nncg": nncg}
@@ -208,8 +211,8 @@ def logistic_upfront(s: Shape, n_classes):
     if dim > DIRECT_MAX_DIM:
         return None
     form = _gram_seconds(s, True) if k == 1 else s.product(dim) * k
-    newton = NEWTON_ITERATIONS * (form + dim**3 / 3.0 / FACTOR_RATE + 2 * s.product(k))
-    probe = PROBE_ITERATIONS * s.product(k)
+    newton = NEWTON_ITERATIONS * (form + dim**3 / 3.0 / FACTOR_RATE + 2 * s.product(k) + NEWTON_OVERHEAD)
+    probe = PROBE_ITERATIONS * (s.product(k) + ITERATION_OVERHEAD)
     if newton <= probe:
         return Decision("newton_cholesky", {"newton_cholesky": newton, "probe": probe},
                         f"Newton-Cholesky costs less than {PROBE_ITERATIONS} Hessian products")

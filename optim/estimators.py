@@ -117,6 +117,14 @@ def _constant_columns(X, sw, xp):
     return xp.asarray(lo == hi)
 
 
+def _direct_history(H, B, W, mus, xp):
+    """Per target ``{iteration: [0, 1], residual_norm: [‖b‖, ‖b − (H + μ) w‖]}`` (one Gram product)."""
+    resid = B - (H @ W + W * xp.asarray(mus, dtype=W.dtype, device=_backend.device_of(W))[None, :])
+    r0, r1 = (_backend.to_numpy(xp.linalg.vector_norm(M, axis=0)) for M in (B, resid))
+    return [{"iteration": np.arange(2), "residual_norm": np.asarray([r0[j], r1[j]], dtype=float)}
+            for j in range(B.shape[1])]
+
+
 def _plain_cg(H, B, mus, X0, tol, maxiter, callback, xp, device):
     """Plain CG on ``(H + mus[j] I) x = B[:, j]`` per column: ``(X, results, infos)``.
 
@@ -244,6 +252,8 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         alphas = check_alphas(self.alpha, n_targets)
         if solver == "sketchy_katyusha" and min(alphas) == 0:
             raise ValueError("solver='sketchy_katyusha' needs a strongly convex problem: alpha must be > 0")
+        if self.rank != "auto" and self.rank > X.shape[1] and solver not in SKETCHY_SOLVERS:
+            raise ValueError(f"rank={self.rank} exceeds the dimension of the system ({X.shape[1]})")
         sw, total = self._weights(sample_weight, X, xp, device)
         W0 = self._warm_start_point(X.shape[1], n_targets, xp, X.dtype)
         rng = _backend.check_random_state(self.random_state)
@@ -304,27 +314,21 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         if solver == "cholesky":
             W, how = ridge_direct(X, R, sw, total, alphas, x_mean, mask, xp)
             self.solver_ = "cholesky"
-            results = infos = None
-            n_iter = [0] * n_targets
-            history = [{"iteration": np.zeros(0, int), "residual_norm": np.zeros(0)}
-                       for _ in range(n_targets)]
-            problems = []
+            results = None
             if decision is not None:
                 decision.reason += f" [{how}]"
         else:
             W, results, infos, decision = self._fit_iterative(H, B, mus, X0, tol, rng, xp, device, solver,
                                                               shape, n_penalties, decision, X, R, sw, total,
                                                               alphas, x_mean, mask)
-            if results is None:
-                n_iter = [0] * n_targets
-                history = [{"iteration": np.zeros(0, int), "residual_norm": np.zeros(0)}
-                           for _ in range(n_targets)]
-                problems = []
-            else:
-                problems = [p for j in range(n_targets)
-                            if (p := pcg_problem(j, infos[j], results[j], tol, B.dtype))]
-                n_iter = [r.iterations for r in results]
-                history = [pcg_history(r) for r in results]
+        if results is None:  # a direct solve: one "iteration", history from 0 to the solution
+            n_iter = [1] * n_targets  # (scikit-learn's checks want n_iter_ >= 1)
+            history, problems = _direct_history(H, B, W, mus, xp), []
+        else:
+            problems = [p for j in range(n_targets)
+                        if (p := pcg_problem(j, infos[j], results[j], tol, B.dtype))]
+            n_iter = [r.iterations for r in results]
+            history = [pcg_history(r) for r in results]
         if decision is not None and check_verbose(self.verbose):
             print(f"{type(self).__name__}: {decision.report()}")
         self.decision_ = decision
@@ -637,6 +641,13 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
                          callback=callback if self.verbose else None)
         finally:
             progress.close()
+        if not res.success and solver == "lbfgs" and self.decision_ is not None:
+            # Chosen by 'auto': L-BFGS stalls when f stops decreasing in floating point before the
+            # gradient meets tol; Newton steps (NNCG) from its point finish the job.
+            x, nit, history, problems = self._fit_nncg(problem, res.x, tol, rng, "nncg")
+            self.solver_ = "lbfgs+nncg"
+            self.decision_.reason += f"; L-BFGS stopped after {res.nit} iterations, NNCG finished"
+            return x, nit + int(res.nit), history, problems
         h = res.history
         history = {"iteration": np.arange(len(h["fun"])), "fun": h["fun"], "grad_norm": h["grad_norm"],
                    "time": h["time"]}

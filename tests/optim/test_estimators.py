@@ -692,7 +692,7 @@ def _hard_ridge_problem():
 
 def test_warm_start_ridge_pcg():
     A, b = _hard_ridge_problem()
-    est = SketchyRidge(alpha=1e-3, rank=5, tol=1e-10, random_state=0).fit(A, b)
+    est = SketchyRidge(alpha=1e-3, solver="nystrom_pcg", rank=5, tol=1e-10, random_state=0).fit(A, b)
     cold_iters, coef = int(est.n_iter_[0]), est.coef_.copy()
     assert cold_iters > 20  # a rank-5 preconditioner leaves CG real work
     est.set_params(warm_start=True).fit(A, b)
@@ -702,7 +702,7 @@ def test_warm_start_ridge_pcg():
     b2 = b + 0.01 * np.random.default_rng(15).standard_normal(b.shape[0])
     warm = est.fit(A, b2)
     warm_iters, warm_coef = int(warm.n_iter_[0]), warm.coef_.copy()
-    cold = SketchyRidge(alpha=1e-3, rank=5, tol=1e-10, random_state=0).fit(A, b2)
+    cold = SketchyRidge(alpha=1e-3, solver="nystrom_pcg", rank=5, tol=1e-10, random_state=0).fit(A, b2)
     assert warm_iters < int(cold.n_iter_[0])
     np.testing.assert_allclose(warm_coef, cold.coef_, rtol=1e-6, atol=1e-8)
     # Without warm_start the refit is a cold one.
@@ -757,7 +757,7 @@ def test_warm_start_ignored_when_shapes_change():
 
 
 @pytest.mark.parametrize("est", [
-    SketchyRidge(max_iter=1, tol=1e-14, rank=2),
+    SketchyRidge(solver="nystrom_pcg", max_iter=1, tol=1e-14, rank=2),
     SketchyRidge(solver="sketchy_svrg", max_iter=1, tol=1e-14),
     SketchyLogisticRegression(max_iter=1, tol=1e-14),
     SketchyLogisticRegression(solver="sketchy_katyusha", max_iter=1, tol=1e-14),
@@ -1102,7 +1102,8 @@ def _history_cases():
     X, y, y3 = small_problem(seed=29, n=80)
     Y2 = np.column_stack([y, y ** 2])
     return [
-        ("ridge-pcg", SketchyRidge(rank=2, random_state=0), Y2, 2, {"iteration", "residual_norm"}),
+        ("ridge-pcg", SketchyRidge(solver="nystrom_pcg", rank=2, random_state=0), Y2, 2,
+         {"iteration", "residual_norm"}),
         ("ridge-saga", SketchyRidge(solver="sketchy_saga", max_iter=20, random_state=0), Y2, 2,
          {"iteration", "fun", "grad_norm", "time"}),
         ("logistic-nncg", SketchyLogisticRegression(random_state=0), y3, 1,
