@@ -78,7 +78,8 @@ class SpectralSumResult:
         Standard error of the mean over the probes.
     quadrature_error : float
         Estimated bias of the ``num_steps``-point Gauss rules, from the rules of fewer steps
-        of the same Lanczos runs (geometric extrapolation of their differences).
+        of the same Lanczos runs (geometric extrapolation of their differences); 0 when
+        ``num_steps = n``, where the rules are exact (these runs are reorthogonalised).
     num_matvecs : int
         Products with ``A`` (all batches, discarded ones included; ``n`` when ``'exact'``
         formed the matrix from an operator, 0 when it factorised a matrix).
@@ -163,8 +164,9 @@ def logdet(A, *, mu=0.0, method="auto", rtol=1e-2, atol=0.0, num_probes="auto", 
     Warns
     -----
     UserWarning
-        When the tolerance was not met within ``max_probes`` / 480 steps (without
-        ``full_output``; with it, ``result.converged`` says so).
+        When ``num_probes='auto'`` did not meet the tolerance within ``max_probes`` probes
+        (or the quadrature error alone exceeds it), without ``full_output``; with it, and with
+        a fixed ``num_probes``, ``result.converged`` says whether the tolerance was met.
 
     Examples
     --------
@@ -241,8 +243,9 @@ def trace_inv(A, *, mu=0.0, method="auto", rtol=1e-2, atol=0.0, num_probes="auto
     Warns
     -----
     UserWarning
-        When the tolerance was not met within ``max_probes`` / 480 steps (without
-        ``full_output``; with it, ``result.converged`` says so).
+        When ``num_probes='auto'`` did not meet the tolerance within ``max_probes`` probes
+        (or the quadrature error alone exceeds it), without ``full_output``; with it, and with
+        a fixed ``num_probes``, ``result.converged`` says whether the tolerance was met.
 
     Examples
     --------
@@ -284,7 +287,7 @@ def _spectral_sum(kind, A, mu, method, rtol, atol, num_probes, num_steps, max_pr
     else:
         result = _slq(kind, op, mu, rtol, atol, num_probes, num_steps, max_probes, rng, like)
     if not full_output:
-        if not result.converged:
+        if not result.converged and num_probes == "auto":
             import warnings
 
             warnings.warn(f"{kind}: the error estimate {result.error_estimate:.3g} did not reach "
@@ -360,10 +363,15 @@ def _batch(kind, op, p, m, mu, xp, dtype, device, rng):
     """Lanczos on ``p`` sign probes: per-probe values of the ``m``, ``m − k``, ``m − 2k`` rules."""
     n = op.shape[0]
     Z = _backend.random_sign(xp, (n, p), dtype=dtype, device=device, random_state=rng)
-    T = lanczos(op, m, v0=Z, reorthogonalize=False).tridiagonal()
+    # n steps span the whole space: with reorthogonalisation (p n² memory, small n only) the
+    # rule is exact to rounding, without it only up to the loss of orthogonality.
+    full = m >= n
+    T = lanczos(op, m, v0=Z, reorthogonalize=full).tridiagonal()
     top = float(np.max(np.abs(T))) if T.size else 0.0
     # Ritz values of A + μI at or below this are rounding noise: not positive definite.
     tol = 10.0 * float(xp.finfo(dtype).eps) * (top + mu)
+    if full:
+        return _rules(kind, T, [m], mu, n, tol)
     k = max(1, m // 6)
     steps = [m, m - k, m - 2 * k]
     steps = [s for s in steps if s >= 1]
@@ -374,7 +382,7 @@ def _quadrature_error(samples):
     """Bias of the finest rule, extrapolated geometrically from the mean differences of the rules."""
     means = [float(np.mean(s)) for s in samples]
     if len(means) < 2:
-        return math.inf
+        return 0.0  # only the n-point rule, exact (see _batch)
     d1 = abs(means[0] - means[1])
     if d1 == 0.0:
         return 0.0
@@ -408,7 +416,7 @@ def _slq(kind, op, mu, rtol, atol, num_probes, num_steps, max_probes, rng, like)
         samples = new if first else [np.concatenate([a, b]) for a, b in zip(samples, new, strict=True)]
         est = float(np.mean(samples[0]))
         se = _std_error(samples[0])
-        qe = 0.0 if m >= n else _quadrature_error(samples)
+        qe = _quadrature_error(samples)
         target = max(rtol * abs(est), atol)
         if first and adaptive_m and qe > target / 4 and m < max_m:
             # Longer rules on a fresh first batch (earlier rules of other lengths are not mixed in).
@@ -416,10 +424,10 @@ def _slq(kind, op, mu, rtol, atol, num_probes, num_steps, max_probes, rng, like)
             samples = None
             continue
         total = samples[0].size
-        if not adaptive_p or se + qe <= target or total >= max_probes:
-            break
         room = target - qe
-        need = total * (se / room) ** 2 if room > 0 else 2 * total
+        if not adaptive_p or se + qe <= target or total >= max_probes or room <= 0:
+            break  # (room <= 0: the rules' bias alone exceeds the target; probes cannot help)
+        need = total * (se / room) ** 2
         p = int(min(max(math.ceil(1.2 * need) - total, 1), total, max_probes - total))
     if not math.isfinite(est):
         raise FloatingPointError(f"the {kind} estimate is not finite: A produced NaN or infinity")
