@@ -25,7 +25,7 @@ from ._validation import (
 from .nystrom import NystromPreconditioner, adaptive_nystrom, nystrom
 from .operators import Operator, as_operator
 
-__all__ = ["SolveResult", "nystrom_pcg", "pcg"]
+__all__ = ["BlockSolveResult", "SolveResult", "nystrom_pcg", "pcg"]
 
 _MESSAGES = {
     0: "converged",
@@ -161,9 +161,14 @@ def pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
     A : array, sparse matrix, LinearOperator or (shape, matvec[, matmat])
         Symmetric positive definite ``n × n`` operator, real. Its products must map an
         ``(n,)`` vector to an ``(n,)`` real vector.
-    b : (n,) array
-        Right-hand side (an ``(n, 1)`` column is accepted), real.
-    x0 : (n,) array, None or 'Mb', optional
+    b : (n,) or (n, k) array
+        Right-hand side (an ``(n, 1)`` column is a vector, as in SciPy), real. With ``k >= 2``
+        columns (SciPy's ``cg`` takes vectors only) every column is solved in one blocked
+        iteration: one block product ``A @ P`` and one application of ``M`` to a block per
+        iteration, each column with its own CG scalars, stopping rule, true-residual check
+        and iteration count; finished columns leave the block. Column ``j`` follows the
+        same recursion as a 1-D solve of ``b[:, j]`` (iteration counts agree up to rounding).
+    x0 : (n,) or (n, k) array, None or 'Mb', optional
         Starting guess: zero by default; ``'Mb'`` starts from ``M @ b`` (``b`` without ``M``),
         as in SciPy.
     rtol, atol : float
@@ -175,19 +180,21 @@ def pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
         Preconditioner approximating ``A⁻¹`` (for example a :class:`NystromPreconditioner`),
         in any form ``A`` accepts.
     callback : callable, optional
-        Called as ``callback(xk)`` after each iteration.
+        Called as ``callback(xk)`` after each iteration (with a 2-D ``b``: after each block
+        iteration, with the ``(n, k)`` current iterates).
     full_output : bool
-        Also return a :class:`SolveResult`.
+        Also return a :class:`SolveResult` (a :class:`BlockSolveResult` for a 2-D ``b``).
 
     Returns
     -------
-    x : (n,) array
+    x : (n,) or (n, k) array
         The solution, with ``b``'s dtype promoted with ``A``'s, on ``b``'s device.
-    info : int
+    info : int, or (k,) int ndarray for a 2-D ``b``
         0 converged (the true residual meets the rule); ``> 0`` the iterations used without
         converging: ``maxiter``, or fewer when the true residual stagnated at the rounding
-        level (``result.stagnated``); ``< 0`` breakdown (see :class:`SolveResult`).
-    result : SolveResult
+        level (``result.stagnated``); ``< 0`` breakdown (see :class:`SolveResult`). For a
+        2-D ``b``, one code per column (a host array, whatever the backend).
+    result : SolveResult or BlockSolveResult
         Only with ``full_output=True``.
 
     Examples
@@ -200,6 +207,9 @@ def pcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
     >>> x, info = pcg(A, np.array([1e-300, 2e-300]), rtol=1e-12)   # scale-invariant
     >>> info, np.allclose(A @ x * 1e300, [1.0, 2.0])
     (0, True)
+    >>> X, info = pcg(A, np.array([[1.0, 0.0], [2.0, 1.0]]), rtol=1e-12)   # two right-hand sides
+    >>> info.tolist(), np.allclose(A @ X, [[1.0, 0.0], [2.0, 1.0]])
+    ([0, 0], True)
     """
     if _is_block(b):
         return _block_pcg(A, b, x0, rtol, atol, maxiter, M, callback, full_output)
@@ -459,10 +469,17 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
     A : array, sparse matrix, LinearOperator or (shape, matvec[, matmat])
         Symmetric positive semidefinite ``n × n`` operator (a :class:`GramOperator` for
         ridge regression). Give callables a ``matmat``: the sketch is one block product.
-    b : (n,) array
-        Right-hand side.
-    mu : float, default 0
-        Regularisation ``μ >= 0``.
+    b : (n,) or (n, k) array
+        Right-hand side; ``k >= 2`` columns are solved in one blocked iteration (see
+        :func:`pcg`) sharing one sketch.
+    mu : float or (k,) array, default 0
+        Regularisation ``μ >= 0``; with a 2-D ``b``, a number or one shift per column (a
+        regularization path). The sketch is taken once, for the smallest positive shift
+        when ``rank='auto'``, and turned into one preconditioner per distinct shift (same
+        eigenpairs). Columns with ``μ_j = 0`` next to positive shifts run plain CG (the
+        identity preconditioner: on a consistent singular system CG from 0 then gives the
+        minimum-norm solution); when every shift is 0, every column is preconditioned as in
+        the 1-D case.
     rank : 'auto' or int, default 'auto'
         Sketch size ``ℓ``. ``'auto'`` starts at 32 columns and doubles, reusing earlier
         columns, until the smallest sketched eigenvalue ``λ̂_ℓ <= 10 μ`` (so the
@@ -482,11 +499,15 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
         iterations, residual history and the preconditioner.
     max_rank : int, optional
         Cap of the adaptive sketch, ``min(n, 1024)`` by default.
+    sketch : {'gaussian', 'sparse_sign', 'srtt'} or callable, default 'gaussian'
+        Test matrix of the sketch, passed to :func:`rnla.nystrom` / the adaptive sketch.
 
     Returns
     -------
     x, info[, result]
-        As in :func:`pcg`.
+        As in :func:`pcg`. For a 2-D ``b`` the :class:`BlockSolveResult` has per-column
+        results (each with its rank, preconditioner and its products, the shared sketch
+        included) and the totals: block products, products with ``A``, sketch products.
 
     Examples
     --------
@@ -500,6 +521,10 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
     ...                            full_output=True)
     >>> info, bool(np.allclose(X.T @ X / 500 @ w + 1e-6 * w, X.T @ y / 500))
     (0, True)
+    >>> Y = rng.standard_normal((500, 3))                      # three targets, three penalties
+    >>> W, info = nystrom_pcg(H, X.T @ Y / 500, mu=[1e-2, 1e-4, 1e-6], rtol=1e-10, random_state=0)
+    >>> info.tolist(), W.shape
+    ([0, 0, 0], (100, 3))
     """
     if _is_block(b):
         from ._block_pcg import nystrom_pcg_block
@@ -531,3 +556,8 @@ def _sketch_for(op, mu, rank, max_rank, xp, dtype, like, random_state, sketch):
         return adaptive_nystrom(op, mu, xp=xp, dtype=dtype, device=_backend.device_of(like),
                                 random_state=random_state, max_rank=max_rank, stop="cost", sketch=sketch)
     return nystrom(op, rank, oversample=0, random_state=random_state, like=like, sketch=sketch)
+
+
+
+# The blocked solver (a 2-D b) builds on this module's SolveResult and checks: imported last.
+from ._block_pcg import BlockSolveResult  # noqa: E402
