@@ -6,6 +6,11 @@ writes the "ridge_pcg" section of docs/benchmarks.md plus convergence plots in d
 Usage: ``python benchmarks/ridge_pcg.py [--problems R1 R2] [--repeats 3] [--budget 120]``.
 Peers that cannot reach the tolerance within ``--budget`` seconds are stopped there and
 reported as such (their speed ratio is then a lower bound, marked ">=").
+
+``--multishift [--quick] [--write-docs]`` runs only the multi-target case instead: R1 (R1s with
+``--quick``) with k = 1, 8, 32 targets and a regularization path of 8 alphas, solved by one
+blocked ``nystrom_pcg`` call vs k separate calls vs SciPy CG per column; it prints the
+"multishift" section and writes it to docs/benchmarks.md only with ``--write-docs``.
 """
 
 from __future__ import annotations
@@ -251,6 +256,136 @@ def target_lines(results):
     return lines
 
 
+def multi_targets(X, y, k, seed=1):
+    """``k`` targets: ``y`` and ``k − 1`` more ``X w + 0.1 ε`` (seeded)."""
+    rng = np.random.default_rng(seed)
+    n, d = X.shape
+    W = rng.standard_normal((d, k - 1)) / np.sqrt(d)
+    return np.column_stack([y, X @ W + 0.1 * rng.standard_normal((n, k - 1))])
+
+
+def per_column(solve, k, budget):
+    """Run ``solve(j)`` for j = 0, 1, ... until ``budget`` seconds are spent (at least one column).
+
+    Returns ``(seconds for all k, columns run, iterations per column run, solutions)``; with fewer
+    than ``k`` columns run, the time is the mean per column times ``k`` (marked ≈ in the report).
+    """
+    t0 = time.perf_counter()
+    its, cols = [], []
+    for j in range(k):
+        x, it = solve(j)
+        its.append(it)
+        cols.append(x)
+        if time.perf_counter() - t0 > budget and j + 1 < k:
+            break
+    seconds = time.perf_counter() - t0
+    return seconds * k / len(cols), len(cols), its, cols
+
+
+def run_multishift_case(label, X, Y, mus, repeats, budget):
+    """One row group: blocked nystrom_pcg vs k separate nystrom_pcg calls vs scipy cg per column."""
+    n = X.shape[0]
+    k = Y.shape[1]
+    H = rnla.GramOperator(X)
+    B = X.T @ Y / n
+    bnorm = np.linalg.norm(B, axis=0)
+
+    def residuals(W, cols):
+        R = np.column_stack([H.matvec(W[:, c]) + mus[j] * W[:, c] - B[:, j] for c, j in enumerate(cols)])
+        return float(np.max(np.linalg.norm(R, axis=0) / bnorm[list(cols)]))
+
+    t, runs, (W, info, res) = timed(
+        lambda: rnla.nystrom_pcg(H, B if k > 1 else B[:, 0], mus if k > 1 else mus[0], rtol=RTOL,
+                                 random_state=0, full_output=True), repeats)
+    if k == 1:
+        W, info, its = W[:, None], np.atleast_1d(info), [res.iterations]
+        products, masked, calls = res.matvecs, res.matvecs, res.matvecs - res.sketch_matvecs
+    else:
+        its = res.iterations.tolist()
+        products = res.matvecs
+        masked = res.sketch_matvecs + k * res.block_products
+        calls = res.block_products
+    rows = [dict(case=label, method=f"**blocked nystrom_pcg** (rank {res.rank})", time=t, runs=runs,
+                 its=f"{min(its)}–{max(its)}", products=f"{products} ({calls} solve calls; masked: {masked})",
+                 residual=residuals(W, range(k)),
+                 status="converged" if np.all(info == 0) else f"info={info.tolist()}")]
+    ours = t
+
+    def separate(j):
+        x, _, r = rnla.nystrom_pcg(H, B[:, j], mus[j], rtol=RTOL, random_state=0, full_output=True)
+        separate.products += r.matvecs
+        return x, r.iterations
+
+    separate.products = 0
+    t, ran, its, cols = per_column(separate, k, budget)
+    rows.append(dict(case=label, method="k separate nystrom_pcg calls", time=t, runs=1,
+                     its=f"{min(its)}–{max(its)}", products=f"{round(separate.products * k / ran)}",
+                     residual=residuals(np.column_stack(cols), range(ran)), partial=ran < k, ran=ran))
+
+    def cg(j):
+        x, it, status = scipy_cg(rnla.GramOperator(X, mu=mus[j]), B[:, j], budget)
+        cg.ok &= status == "converged"
+        return x, it
+
+    cg.ok = True
+    t, ran, its, cols = per_column(cg, k, budget)
+    rows.append(dict(case=label, method="scipy cg per column", time=t, runs=1, its=f"{min(its)}–{max(its)}",
+                     products=f"{round(sum(its) * k / ran)}",
+                     residual=residuals(np.column_stack(cols), range(ran)),
+                     partial=ran < k, ran=ran, stopped=not cg.ok))
+    for r in rows:
+        r["ratio"] = r["time"] / ours
+        r.setdefault("status", "stopped at budget" if r.get("stopped") else "converged")
+    for r in rows:
+        print(f"  {label:<22} {r['method']:<40} {r['time']:8.2f} s  its={r['its']}  {r['products']}",
+              flush=True)
+    return rows
+
+
+def run_multishift(quick, repeats, budget):
+    name = "R1s" if quick else "R1"
+    t0 = time.perf_counter()
+    X, y, mu = PROBLEMS[name]()
+    print(f"{name}: X {X.shape[0]}×{X.shape[1]} built in {time.perf_counter() - t0:.1f} s", flush=True)
+    rows = []
+    for k in (1, 8, 32):
+        if rows and deadline_passed():
+            break
+        label = f"{k} target{'s' if k > 1 else ''}, μ = {mu:g}"
+        rows += run_multishift_case(label, X, multi_targets(X, y, k), np.full(k, mu), repeats, budget)
+    if not deadline_passed():
+        path = np.geomspace(1e-2, mu, 8)
+        rows += run_multishift_case("1 target, 8 μ (1e-2 … 1e-6)", X, np.column_stack([y] * 8), path,
+                                    repeats, budget)
+    return name, X.shape, rows
+
+
+def multishift_report(name, shape, rows, repeats, argv):
+    table = []
+    for r in rows:
+        approx = "≈ " if r.get("partial") else ""
+        note = f" ({r['ran']} of {r['case'].split()[0]} columns run, time scaled)" if r.get("partial") else ""
+        table.append([r["case"], r["method"], r["its"], r["products"], f"{approx}{r['time']:.2f}",
+                      f"{r['residual']:.1e}", "1" if r["ratio"] == 1 else f"{approx}{r['ratio']:.1f}×",
+                      r["status"] + note])
+    md = [f"### Several targets and shifts in one solve ({name}, X {shape[0]}×{shape[1]})", "",
+          f"Machine: {machine()}.",
+          f"Command: `python benchmarks/ridge_pcg.py {' '.join(argv)}`. (XᵀX/n + μ_j I) w_j = Xᵀy_j/n "
+          f"for every column j to relative residual {RTOL:g}; the targets are y of {name} and X w + 0.1ε "
+          "(w ~ N(0, I/d), seed 1); the path solves y for 8 values of μ. *blocked*: one "
+          "`rnla.nystrom_pcg(H, B, mu)` call (one sketch for the smallest μ, one preconditioner per μ, "
+          "one block product per iteration, finished columns leave the block), median of "
+          f"{repeats}. *k separate calls* sketch once per column; SciPy CG runs unpreconditioned on each "
+          "column; both run once, and when they exceed the time budget only the first columns run and "
+          "the time is scaled to k columns (≈). *products* counts Gram columns (sketch included); for "
+          "the blocked solver also the number of product calls and the column products a masked block "
+          "(every column multiplied until the last converges) would have cost. *rel. residual*: the "
+          "largest over the columns run.", "",
+          markdown_table(["case", "method", "iterations", "products", "time [s]", "rel. residual",
+                          "time / blocked", "status"], table)]
+    return "\n".join(md)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -259,7 +394,19 @@ def main(argv=None):
     p.add_argument("--budget", type=float, default=120.0, help="seconds before a slow peer is stopped")
     p.add_argument("--quick", action="store_true",
                    help="R1s/R2s (4000 rows), medians of 3 runs, 5 s budget")
+    p.add_argument("--multishift", action="store_true",
+                   help="only the multi-target / multi-shift case (section 'multishift')")
+    p.add_argument("--write-docs", action="store_true",
+                   help="with --multishift: write the 'multishift' section of docs/benchmarks.md")
     args = p.parse_args(argv)
+    if args.multishift:
+        budget = 3.0 if args.quick else min(args.budget, 30.0)
+        name, shape, rows = run_multishift(args.quick, args.repeats, budget)
+        text = multishift_report(name, shape, rows, args.repeats, argv)
+        print(text)
+        if args.write_docs:
+            write_section("multishift", text)
+        return
     if args.quick:
         args.problems, args.repeats, args.budget = ["R1s", "R2s"], 3, 5.0
         _report.NO_REPEAT_AFTER = 2.0  # a peer slower than that (or stopped at the budget) runs once
