@@ -378,7 +378,7 @@ def multishift_report(name, shape, rows, repeats, argv):
           f"{repeats}. *k separate calls* sketch once per column; SciPy CG runs unpreconditioned on each "
           "column; both run once, and when they exceed the time budget only the first columns run and "
           "the time is scaled to k columns (≈). *products* counts Gram columns (sketch included); for "
-          "the blocked solver also the number of product calls and the column products a masked block "
+          "the blocked solver also the product calls after the sketch and the column products a masked block "
           "(every column multiplied until the last converges) would have cost. *rel. residual*: the "
           "largest over the columns run.", "",
           markdown_table(["case", "method", "iterations", "products", "time [s]", "rel. residual",
