@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _backend
-from ._validation import check_finite_array, check_nonnegative, check_real_product, is_real_dtype
+from ._validation import check_bool, check_finite_array, check_nonnegative, check_real_product, is_real_dtype
 from .krylov import _MESSAGES, SolveResult, _check_real_dtype
 from .operators import as_operator
 
@@ -456,10 +456,7 @@ def nystrom_pcg_block(A, b, mu, *, rank, x0, rtol, atol, maxiter, callback, rand
     k = B.shape[1]
     mus = check_shifts(mu, k)
     rtol, atol, maxiter = _check_tolerances(rtol, atol, maxiter, op.shape[0], callback)
-    if not isinstance(full_output, bool):
-        from ._validation import check_bool
-
-        full_output = check_bool(full_output, "full_output")
+    full_output = check_bool(full_output, "full_output")
     positive = mus[mus > 0]
     approx = None
     if positive.shape[0] or zero_shift == "nystrom":
