@@ -25,6 +25,10 @@ FALLBACK_MEMORY = 4 * 2**30
 #: with one vector stream the matrix from memory (about 5 GFLOP/s on 2 cores, measured), while
 #: Cholesky and blocked products run at the BLAS-3 rate (about 85 GFLOP/s).
 GEMV_PENALTY = 16.0
+#: 'auto' takes PCG only when its predicted cost is below the Cholesky's divided by this: the
+#: prediction is rough (the adaptive sketch's stopping rule, iteration counts), Cholesky's exact
+#: and as fast as KernelRidge's, so a wrong 'pcg' would cost far more than a wrong 'direct'.
+PCG_MARGIN = 2.0
 #: Points of the subsample whose kernel eigenvalues predict the Nyström rank PCG will need.
 PROBE_SIZE = 400
 
@@ -216,25 +220,45 @@ def probe_spectrum(kernel, X, sqrt_sw, n, rng, precomputed):
     return evals * (n / m)
 
 
+def extrapolated(evals):
+    """``i ↦ λ_i`` from the probe's eigenvalues: read off in the leading quarter, which a probe of
+    ``m`` points resolves, and beyond it a power law ``λ_i ≈ c i^(−p)`` fitted to that quarter
+    (kernel spectra decay at least polynomially; the probe's own tail is biased low)."""
+    evals = np.asarray(evals, dtype=np.float64)
+    resolved = max(8, len(evals) // 4)
+    if len(evals) <= resolved:
+        resolved = len(evals)
+    i = np.arange(max(1, resolved // 10), resolved)
+    keep = evals[i] > 0
+    fit = None
+    if np.count_nonzero(keep) >= 2:
+        slope, intercept = np.polyfit(np.log(i[keep] + 1.0), np.log(evals[i][keep]), 1)
+        fit = (min(slope, 0.0), intercept)
+
+    def lam(k: int) -> float:
+        if k < resolved:
+            return max(float(evals[k]), 0.0)
+        if fit is None:
+            return 0.0
+        return float(np.exp(fit[1] + fit[0] * np.log(k + 1.0)))
+
+    return lam
+
+
 def pcg_estimate(evals, alpha, tol):
     """(Nyström rank, CG iterations) that adaptive Nyström PCG is predicted to need for ``alpha``.
 
     The adaptive sketch doubles from ``DEFAULT_INITIAL_RANK`` until its smallest eigenvalue is
     below ``ADAPTIVE_TOL · alpha`` (at most ``DEFAULT_MAX_RANK``); the preconditioned condition
     number is then about ``(λ_ℓ + alpha) / alpha`` and CG needs about
-    ``½ √κ ln(2 / tol)`` iterations.
+    ``½ √κ ln(2 / tol)`` iterations. ``λ_ℓ`` comes from :func:`extrapolated`.
     """
-    above = int(np.count_nonzero(evals > ADAPTIVE_TOL * alpha))
+    lam = extrapolated(evals)
     rank = DEFAULT_INITIAL_RANK
-    while rank < above and rank < DEFAULT_MAX_RANK:
+    while rank < DEFAULT_MAX_RANK and lam(rank) > ADAPTIVE_TOL * alpha:
         rank *= 2
     rank = min(rank, DEFAULT_MAX_RANK)
-    if above >= len(evals) and rank >= len(evals):
-        # The probe's spectrum is still above the threshold at its end: extrapolate no decay.
-        lam = float(evals[-1]) if len(evals) else 0.0
-    else:
-        lam = float(evals[min(rank, len(evals) - 1)]) if len(evals) else 0.0
-    kappa = (max(lam, 0.0) + alpha) / alpha
+    kappa = (lam(rank) + alpha) / alpha
     iterations = math.ceil(0.5 * math.sqrt(kappa) * math.log(2.0 / tol)) + 1
     return rank, iterations
 

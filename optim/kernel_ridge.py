@@ -26,6 +26,7 @@ from ._common import Progress
 from ._inducing import default_centres, fit_inducing, scatter_rows
 from ._kernel_ops import (
     BLOCK_ENTRIES,
+    PCG_MARGIN,
     KernelOperator,
     check_max_memory,
     dense_fallback,
@@ -95,9 +96,11 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
     ``alpha`` plus two triangular solves per target for ``'direct'``, against ``2n²ℓ`` for the
     Nyström sketch and ``16 · 2n²`` per CG iteration (a matrix-vector product streams ``K`` from
     memory, about 16 times slower per flop than a factorization on the reference machine) for
-    ``'pcg'``. The rank ``ℓ`` and the iterations are predicted from the kernel of a uniform
-    subsample of 400 points, whose eigenvalues scaled by ``n / 400`` approximate the leading
-    ones of ``K``. Forming ``K`` costs both the same and is left out. The choice is in
+    ``'pcg'``, which must come out at least twice cheaper (the prediction is rough, Cholesky
+    is exact and as fast as ``KernelRidge``). The rank ``ℓ`` and the iterations are predicted
+    from the kernel of a uniform subsample of 400 points, whose eigenvalues scaled by
+    ``n / 400`` approximate the leading ones of ``K`` (a power law fitted to the leading
+    quarter beyond it). Forming ``K`` costs both the same and is left out. The choice is in
     ``solver_``, and ``verbose`` prints why.
 
     Parameters
@@ -267,7 +270,7 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         p_cost = pcg_cost(n, rank, iterations, 1)
         why = (f"predicted flops: Cholesky {d_cost:.3g}, Nyström PCG {p_cost:.3g} (rank {rank}, "
                f"{iterations} CG iterations in all)")
-        return ("direct", direct_hold, why) if d_cost <= p_cost else ("pcg", hold, why)
+        return ("pcg", hold, why) if PCG_MARGIN * p_cost < d_cost else ("direct", direct_hold, why)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the kernel ridge model.
