@@ -210,7 +210,9 @@ def eigsh(A, k=6, M=None, sigma=None, which="LM", v0=None, ncv=None, maxiter=Non
         return _dense_eigh(op, v0, return_eigenvectors)
     low, high = _wanted_counts(k, which, num_small)
     if ncv is None:
-        ncv = min(n, max(2 * k + 1, 20))
+        ncv, capacity = _default_basis(n, k)
+    else:
+        capacity = ncv
     if ncv > n:
         raise ValueError(f"ncv={ncv} exceeds the dimension of A ({n})")
     if ncv <= k:
@@ -218,7 +220,8 @@ def eigsh(A, k=6, M=None, sigma=None, which="LM", v0=None, ncv=None, maxiter=Non
     maxiter = 10 * n if maxiter is None else maxiter
     xp, dtype, device, q0, _ = _start_block(op, v0, rng)
 
-    solver = _ThickRestart(op, xp, dtype, device, ncv, rng)
+    solver = _ThickRestart(op, xp, dtype, device, capacity, rng)
+    solver.ncv = ncv
     eps = float(xp.finfo(dtype).eps)
     tol = tol if tol > 0 else eps
     solver.start(q0[:, 0])
@@ -228,9 +231,12 @@ def eigsh(A, k=6, M=None, sigma=None, which="LM", v0=None, ncv=None, maxiter=Non
         order = _ranking(theta, which, low, high)
         wanted = order[:k]
         floor = eps ** (2.0 / 3.0) * solver.anorm
-        bound = np.maximum(tol * np.maximum(np.abs(theta[wanted]), floor), ncv * eps * solver.anorm)
+        attainable = theta.shape[0] * eps * solver.anorm
+        bound = np.maximum(tol * np.maximum(np.abs(theta[wanted]), floor), attainable)
         converged = resid[wanted] <= bound
-        keep = order[: _keep_count(k, ncv, theta.shape[0], int(converged.sum()))]
+        # Not converged in the first cycle: later cycles use the whole (larger) basis.
+        solver.ncv = capacity
+        keep = order[: _keep_count(k, capacity, theta.shape[0], int(converged.sum()))]
         probe = False
         if bool(np.all(converged)):
             # After a breakdown (an invariant subspace), residuals cannot reveal eigenvalues
@@ -277,6 +283,20 @@ def _dense_eigh(op, v0, vectors):
     return xp.linalg.eigvalsh(D)
 
 
+def _default_basis(n, k):
+    """Default basis sizes: SciPy's ``max(2k + 1, 20)`` in the first cycle, then ``max(k, 20)`` more.
+
+    Problems whose wanted eigenvalues converge in the first cycle (well separated ends) cost
+    what they cost with SciPy's default. Those that need restarts get a larger basis: each
+    cycle then adds ``ncv − keep`` new vectors, a polynomial filter of higher degree, and on
+    clustered ends (the bottom of a graph Laplacian, benchmarks/eigsh.py) this needs
+    2.5-3× fewer products than a basis of ``2k + 1`` (1280 instead of 3704 products for the
+    bottom 10 eigenpairs of a 1e5-node kNN Laplacian), at ``max(k, 20)`` more stored vectors.
+    """
+    first = min(n, max(2 * k + 1, 20))
+    return first, min(n, first + max(k, 20))
+
+
 def _keep_count(k, ncv, m, nconv):
     """Ritz vectors kept at a restart: ARPACK's ``k + min(nconv, (ncv − k)/2)`` (dsaup2).
 
@@ -310,6 +330,8 @@ class _ThickRestart:
         self.alphas = xp.zeros((ncv,), dtype=dtype, device=device)
         self.theta_kept = np.zeros(0)  # Ritz values of the kept vectors (host)
         self.betas = xp.zeros((ncv,), dtype=dtype, device=device)
+        self.cancelled = xp.zeros((ncv,), dtype=dtype, device=device)  # 1 where one pass did not do
+        self.full_reorth = False  # two Gram-Schmidt passes at every step from now on
         self.kept = 0  # Ritz vectors at the head of the basis
         self.coupling = np.zeros(0)  # their coupling to the next vector: β·(last row of S)
         self.saw_breakdown = False  # whether any Krylov space so far became invariant
@@ -339,18 +361,43 @@ class _ThickRestart:
         return g / xp.linalg.vector_norm(g)
 
     def _grow(self, start):
-        """Lanczos steps ``start..ncv-1`` on the device; no host synchronisation."""
+        """Lanczos steps ``start..ncv-1`` on the device; no host synchronisation.
+
+        The first step after a (re)start is orthogonalised against the whole basis twice
+        (its couplings to the kept Ritz vectors are not tridiagonal). Every later step
+        subtracts its two tridiagonal neighbours first and then makes one classical
+        Gram-Schmidt pass against the basis: what that pass removes is rounding, so by
+        Kahan and Parlett's "twice is enough" one pass suffices unless it removes more than
+        what remains (``‖c‖ > β``, cancellation). That test costs no host synchronisation:
+        its outcome comes to the host with the coefficients at the end of the cycle, and a
+        cycle that failed it is redone from the failing step with two passes per step.
+        Two passes per step instead of four halve the reorthogonalisation's memory traffic.
+        """
         xp = self.xp
         one = xp.ones((), dtype=self.dtype, device=self.device)
         for i in range(start, self.ncv):
-            w = self.op.matvec(self.basis[i, :])
+            q = self.basis[i, :]
+            w = self.op.matvec(q)
             if w.dtype != self.dtype:
                 check_real_product(xp, w, "A")
                 w = xp.astype(w, self.dtype)
-            w, coef = self._orthogonalize(w, i + 1)
-            self.alphas[i] = coef[i]
+            if i == start or self.full_reorth:
+                w, coef = self._orthogonalize(w, i + 1)
+                alpha = coef[i]
+                removed = None
+            else:
+                w = w - self.betas[i - 1] * self.basis[i - 1, :]
+                alpha = xp.vecdot(q, w)
+                w = w - alpha * q
+                Qi = self.basis[: i + 1, :]
+                coef = xp.matmul(Qi, w)
+                w = w - xp.matmul(xp.matrix_transpose(Qi), coef)
+                alpha = alpha + coef[i]
+                removed = _safe_norm(xp, coef)
+            self.alphas[i] = alpha
             beta = _safe_norm(xp, w)
             self.betas[i] = beta
+            self.cancelled[i] = 0.0 if removed is None else xp.astype(removed > beta, self.dtype)
             self.basis[i + 1, :] = w / xp.where(beta > 0, beta, one)
         self.matvecs += self.ncv - start
 
@@ -362,15 +409,22 @@ class _ThickRestart:
         a random vector orthogonal to the basis, with coupling zero, as ARPACK does. The
         products made after the breakdown are repeated, which only costs in that rare case.
         """
-        p = self.kept
+        p, m = self.kept, self.ncv
         start = p
         while True:
             with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf is reported just below
                 self._grow(start)
             # One transfer per cycle: the Lanczos coefficients of the new vectors.
-            alphas, betas = _backend.to_numpy(self.xp.stack([self.alphas, self.betas])).astype(np.float64)
+            alphas, betas, cancelled = _backend.to_numpy(
+                self.xp.stack([self.alphas[:m], self.betas[:m], self.cancelled[:m]])).astype(np.float64)
             if not (np.all(np.isfinite(alphas)) and np.all(np.isfinite(betas))):
                 raise _nonfinite_error()
+            bad = np.flatnonzero(cancelled[start:] > 0)
+            if bad.size:
+                # One Gram-Schmidt pass was not enough: redo from that step with two per step.
+                self.full_reorth = True
+                start += int(bad[0])
+                continue
             H = self._projected(alphas, betas)
             self.anorm = max(self.anorm, float(np.max(np.sum(np.abs(H), axis=0))), float(betas[-1]))
             small = np.flatnonzero(betas[start: self.ncv - 1] <= self.bd_tol * self.anorm)
@@ -418,8 +472,9 @@ class _ThickRestart:
         xp = self.xp
         p = len(keep)
         Sk = _backend.from_numpy(xp, S[:, keep], dtype=self.dtype, device=self.device)
-        ritz = xp.matmul(xp.matrix_transpose(Sk), self.basis[: self.ncv, :])  # (p, n)
-        residual = self.basis[self.ncv, :]
+        m = S.shape[0]  # the basis size of the cycle just finished
+        ritz = xp.matmul(xp.matrix_transpose(Sk), self.basis[:m, :])  # (p, n)
+        residual = self.basis[m, :]
         self.basis[:p, :] = ritz
         fresh = self.broken or random
         self.basis[p, :] = self._random_orthogonal(p) if fresh else residual
