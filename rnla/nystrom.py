@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
+from ._nystrom_cost import CostModel, doubling_gains
 from ._sketch_ops import TestMatrix, check_sketch
 from ._validation import (
     check_array,
@@ -239,10 +240,14 @@ def _resolve(op: Operator, like=None):
     return op.xp, _backend.float_dtype(op.xp, op.dtype), op.device
 
 
-def _sketch(op, ell, T, Y=None):
-    """Extend the test matrix ``T`` by ``ell`` new columns and ``Y = AΩ`` (one block product)."""
+def _sketch(op, ell, T, Y=None, cost=None):
+    """Extend the test matrix ``T`` by ``ell`` new columns and ``Y = AΩ`` (one block product,
+    timed with a cost model)."""
     new = T.extend(ell)
-    Ynew = op.matmat(new)
+    if cost is None:
+        Ynew = op.matmat(new)
+    else:
+        Ynew = cost.products(op, new)
     if Ynew.dtype != T.dtype:
         check_real_product(T.xp, Ynew, "A")
         Ynew = T.xp.astype(Ynew, T.dtype)
@@ -326,7 +331,8 @@ DEFAULT_INITIAL_RANK = 32
 DEFAULT_MAX_RANK = 1024
 
 
-#: First sketch size with ``mu = 0`` (doubling reuses columns, so starting small costs nothing).
+#: First sketch size with ``mu = 0`` and ``stop='cost'`` (doubling reuses columns, so
+#: starting small costs nothing).
 ZERO_MU_INITIAL_RANK = 16
 
 
@@ -357,43 +363,48 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
     Earlier columns of the test matrix and their products are reused: each doubling costs
     only the new columns. With ``mu > 0`` the sketch grows until ``λ̂_ℓ ≤ tol · μ`` (the
     preconditioned condition number is then about ``tol``). With ``mu = 0`` that rule can
-    never hold; the sketch stops growing when
+    never hold; the sketch stops growing when the spectrum is captured:
+    ``λ̂_ℓ ≤ tol · sqrt(eps) · λ̂_1``, or ``λ̂_ℓ`` is at rounding level (a low-rank or
+    singular ``A``: the numerical rank is revealed). ``stop='rank'`` (the default) uses these
+    rules alone, as :func:`rnla.effective_dimension` needs.
 
-    - the spectrum is captured: ``λ̂_ℓ ≤ tol · sqrt(eps) · λ̂_1``, or ``λ̂_ℓ`` is at rounding
-      level (a low-rank or singular ``A``: the numerical rank is revealed), or
-    - only with ``stop='cost'`` (for a preconditioner: the condition number ``λ̂_ℓ / λ_min``
-      is not known, and growing to the numerical rank can cost far more than CG): a doubling
-      would cost more products than CG would save. The decay of the sketched spectrum from
-      ``λ̂_{ℓ/2}`` to ``λ̂_ℓ`` predicts the condition number and CG's iteration count (see
-      ``_doubling_pays``): a flat spectrum (a 2-D Poisson matrix) stops at the first sketch,
-      a fast-decaying one grows until it is captured.
+    ``stop='cost'`` is for a preconditioner (see ``rnla._nystrom_cost``), with any ``mu``:
 
-    With ``mu = 0`` and ``stop='cost'`` the first sketch has ``ZERO_MU_INITIAL_RANK`` columns
-    unless ``initial_rank`` is given. ``stop='rank'`` (the default) keeps growing until the
-    numerical rank is revealed or ``max_rank``, as :func:`rnla.effective_dimension` needs.
+    - a doubling must be predicted, from the decay of the sketched spectrum, to cut CG's
+      iterations by 10% or more: a flat spectrum (a 2-D Poisson matrix, with a tiny ``mu``
+      too) stops at the first sketch instead of growing to ``max_rank``;
+    - with ``mu = 0`` also, it must save more CG products than it costs (``_doubling_pays``),
+      and the first sketch has ``ZERO_MU_INITIAL_RANK`` columns unless ``initial_rank`` is given;
+    - the preconditioner is dropped (rank 0 is returned, so PCG runs as plain CG) when the
+      iterations it saves do not pay for its application in each of them: measured on the
+      sketch (block product per column, one ``n × ℓ`` projector application).
 
-    Returns the :class:`NystromApprox` (all ``ℓ`` columns kept).
+    ``sketch`` picks the test matrix (see :func:`rnla.nystrom`).
+
+    Returns the :class:`NystromApprox` (all ``ℓ`` columns kept, or none: see above).
     """
     n = op.shape[0]
     mu = check_nonnegative(mu, "mu")
     tol = ADAPTIVE_TOL if tol is None else check_positive(tol, "tol")
     max_rank = min(n, DEFAULT_MAX_RANK) if max_rank is None else check_positive_int(
         max_rank, "max_rank", upper=n, upper_name="the dimension of A")
-    cost_rule = check_option(stop, "stop", ("rank", "cost")) == "cost" and mu == 0
+    cost = CostModel(mu) if check_option(stop, "stop", ("rank", "cost")) == "cost" else None
     sketch = check_sketch(sketch)
     if initial_rank is None:
-        initial_rank = ZERO_MU_INITIAL_RANK if cost_rule else DEFAULT_INITIAL_RANK
+        initial_rank = ZERO_MU_INITIAL_RANK if cost is not None and mu == 0 else DEFAULT_INITIAL_RANK
     ell = min(check_positive_int(initial_rank, "initial_rank"), max_rank)
     rng = _backend.check_random_state(random_state)
     eps = float(xp.finfo(dtype).eps)
     noise = op.noise_level
     T = TestMatrix(sketch, n, xp=xp, dtype=dtype, device=device, rng=rng)
-    Y = _sketch(op, ell, T)
+    Y = _sketch(op, ell, T, cost=cost)
     B, nu, scale = _nystrom_factor(T, Y, xp, mu=mu, noise=noise)
-    while ell < max_rank:
+    lam = None
+    while True:
         # Only the eigenvalues decide whether to grow; the vectors are computed once, last.
-        _, lam = _eigenpairs(xp, B, nu, scale, vectors=False)
-        if lam.shape[0] == 0:
+        if cost is not None or ell < max_rank:
+            _, lam = _eigenpairs(xp, B, nu, scale, vectors=False)
+        if ell >= max_rank or lam.shape[0] == 0:
             break
         last = _backend.to_float(lam[-1])
         if mu > 0:
@@ -403,13 +414,29 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
             first = _backend.to_float(lam[0])
             if last <= tol * math.sqrt(eps) * first:
                 break  # captured, or rounding level (numerical rank reached)
-            if cost_rule and not _doubling_pays(lam, ell, n, min(ell, max_rank - ell)):
+        new = min(ell, max_rank - ell)
+        if cost is not None:
+            positive = _positive(xp, lam)
+            if not doubling_gains(positive, mu):
+                break  # flat: a bigger sketch would barely cut the iterations
+            if mu == 0 and not _doubling_pays(positive, ell, n, new):
                 break  # a bigger sketch would cost more products than CG would save
-        Y = _sketch(op, min(ell, max_rank - ell), T, Y)
+        Y = _sketch(op, new, T, Y, cost=cost)
         ell = T.ell
         B, nu, scale = _nystrom_factor(T, Y, xp, mu=mu, noise=noise)
+    if cost is not None:
+        cost.projector(T.Omega)
+        if not cost.keep(_positive(xp, lam)):
+            # Preconditioning would not pay: plain CG (rank 0) costs less than PCG.
+            empty = xp.zeros((n, 0), dtype=dtype, device=device)
+            return NystromApprox(empty, xp.zeros((0,), dtype=dtype, device=device), ell, nu * scale)
     U, lam = _eigenpairs(xp, B, nu, scale)
     return NystromApprox(U, lam, ell, nu * scale)
+
+
+def _positive(xp, lam):
+    """The leading positive eigenvalues (those above the rounding level)."""
+    return lam[:_count(xp, lam > 0)]
 
 
 class NystromPreconditioner:
