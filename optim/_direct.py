@@ -68,8 +68,10 @@ def centered_gram(X, weights, offset, xp):
         Xb = X[start:stop, ...]
         if offset is not None:
             Xb = Xb - offset[None, :]
-        WXb = Xb if weights is None else Xb * weights[start:stop, None]
-        part = xp.permute_dims(WXb, (1, 0)) @ Xb
+        # Weights are >= 0 (sample weights, curvatures): scaling by their square roots makes the
+        # product Zᵀ Z of one array, which NumPy hands to BLAS syrk (half the flops of a gemm).
+        Z = Xb if weights is None else Xb * xp.sqrt(weights[start:stop])[:, None]
+        part = xp.permute_dims(Z, (1, 0)) @ Z
         G = part if G is None else G + part
     return G
 
@@ -109,9 +111,9 @@ def ridge_flops(n, d, nnz, sparse, n_targets):
     """Floating-point operations of :func:`ridge_direct`: ``(formation, factorization)``, primal or dual."""
     # A sparse Gram costs two flops per pair of entries in a row (XᵀX) or column (XXᵀ).
     if d <= n:
-        form = 2.0 * nnz * (nnz / n) if sparse else 2.0 * n * d * d
+        form = 2.0 * nnz * (nnz / n) if sparse else 1.0 * n * d * d  # syrk: n d² flops
         return form + 2.0 * nnz * n_targets, d**3 / 3.0
-    form = 2.0 * nnz * (nnz / d) if sparse else 2.0 * n * n * d
+    form = 2.0 * nnz * (nnz / d) if sparse else 1.0 * n * n * d
     return form + 4.0 * nnz * n_targets, n**3 / 3.0
 
 
@@ -233,7 +235,7 @@ def newton_flops(n, d, nnz, sparse, n_classes):
     """Floating-point operations of one Newton-Cholesky iteration: ``(Hessian formation, factorization)``."""
     dim = (d + 1) * n_classes
     if n_classes == 1:
-        form = 2.0 * nnz * (nnz / n) if sparse else 2.0 * n * d * d
+        form = 2.0 * nnz * (nnz / n) if sparse else 1.0 * n * d * d
     else:
         form = 4.0 * nnz * n_classes * dim
     return form, dim**3 / 3.0

@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-#: Dense BLAS-3 (Gram matrices ``XᵀDX``, ``XXᵀ``): measured 71-79 GFlop/s on 2 cores.
+#: Dense BLAS-3 (Gram matrices ``XᵀDX``, ``XXᵀ``, counted as syrk's ``n d²``): measured 71-79
+#: GFlop/s on 2 cores.
 GEMM_RATE = 7.0e10
 #: Dense products with blocks of >= 32 columns (Nyström sketches): measured 53-62 GFlop/s.
 BLOCK_RATE = 5.5e10
@@ -40,14 +41,17 @@ SPGEMM_RATE = 3.0e8
 ITERATION_OVERHEAD = 5e-5
 LBFGS_OVERHEAD = 2e-4
 NEWTON_OVERHEAD = 5e-4
+#: NNCG's per-Newton-iteration overhead (CG set-up, line search, preconditioner): measured 2.5 ms.
+NNCG_OVERHEAD = 2.5e-3
 
 #: Largest ``d × d`` (or ``n × n``) system a direct solver forms: 1 GiB in float64.
 DIRECT_MAX_DIM = 11000
 #: Plain CG iterations of the probe.
 PROBE_ITERATIONS = 10
 #: Nyström PCG is priced at a rank-``SKETCH_RANK`` sketch and ``PCG_ITERATIONS`` iterations
-#: (the adaptive sketch's typical outcome on the benchmark problems R1/R2).
-SKETCH_RANK = 128
+#: (the adaptive sketch's typical outcome on the ill-conditioned benchmark problems R2 and the
+#: wide random-features ridge: ranks 256-1024, 20-40 iterations).
+SKETCH_RANK = 512
 PCG_ITERATIONS = 30
 #: Newton-Cholesky iterations (scikit-learn's newton-cholesky takes 5-8 on the benchmark problems).
 NEWTON_ITERATIONS = 7
@@ -61,6 +65,9 @@ NNCG_MIN_CG = 3
 #: costing about this many value-and-gradient evaluations (line search).
 LBFGS_ITERATION_FACTOR = 1.5
 LBFGS_EVALS_PER_ITERATION = 1.1
+#: ... and never fewer than this many (the non-quadratic part: 20-30 on well-conditioned data,
+#: where CG on the starting Hessian finishes in a handful of steps).
+LBFGS_MIN_ITERATIONS = 25
 
 
 @dataclass
@@ -107,7 +114,7 @@ def _gram_seconds(s: Shape, primal: bool):
     if s.sparse:
         per = s.nnz / (s.n if primal else s.d)
         return 2.0 * s.nnz * per / SPGEMM_RATE
-    return 2.0 * s.n * s.d * (s.d if primal else s.n) / GEMM_RATE
+    return 1.0 * s.n * s.d * (s.d if primal else s.n) / GEMM_RATE  # syrk: half a gemm's flops
 
 
 def ridge_direct_seconds(s: Shape, n_penalties=1):
@@ -155,13 +162,20 @@ def iterations_to(rate, reduction):
     return math.log(reduction) / math.log(rate)
 
 
+#: Cholesky is taken without a probe when it costs at most this many probes: the probe can only
+#: save the difference (plain CG converging within it), and when it does not converge its cost
+#: is lost; at 2 the worst case is 1.5× the better choice.
+UPFRONT_FACTOR = 2.0
+
+
 def ridge_upfront(s: Shape, n_penalties=1):
-    """Decide before any iteration: Cholesky when it costs less than the probe would, else probe."""
+    """Decide before any iteration: Cholesky when it costs at most :data:`UPFRONT_FACTOR` probes."""
     direct = ridge_direct_seconds(s, n_penalties)
     probe = s.columns * PROBE_ITERATIONS * cg_iteration_seconds(s)
-    if direct <= probe:
+    if direct <= UPFRONT_FACTOR * probe:
         return Decision("cholesky", {"cholesky": direct, "probe": probe},
-                        f"the direct solve costs less than {PROBE_ITERATIONS} CG iterations")
+                        f"the direct solve costs less than {UPFRONT_FACTOR:g}× the "
+                        f"{PROBE_ITERATIONS}-iteration CG probe")
     return None
 
 
@@ -196,9 +210,10 @@ def logistic_costs(s: Shape, n_classes, rate, reduction, numpy_backend=True):
         form = _gram_seconds(s, True) if k == 1 else s.product(dim) * k
         newton = NEWTON_ITERATIONS * (form + dim**3 / 3.0 / FACTOR_RATE + 2 * pass_seconds + NEWTON_OVERHEAD)
     plain = iterations_to(rate, reduction)
-    lbfgs = (LBFGS_ITERATION_FACTOR * plain + 5) * (LBFGS_EVALS_PER_ITERATION * pass_seconds + LBFGS_OVERHEAD)
+    lbfgs_iterations = max(LBFGS_ITERATION_FACTOR * plain, LBFGS_MIN_ITERATIONS)
+    lbfgs = lbfgs_iterations * (LBFGS_EVALS_PER_ITERATION * pass_seconds + LBFGS_OVERHEAD)
     cg_per_newton = max(NNCG_MIN_CG, NNCG_CG_FRACTION * iterations_to(rate, 1e-2))
-    nncg = s.product(NNCG_RANK * k) + NNCG_ITERATIONS * (cg_per_newton + 1.1) * pass_seconds
+    nncg = s.product(NNCG_RANK * k) + NNCG_ITERATIONS * ((cg_per_newton + 1.1) * pass_seconds + NNCG_OVERHEAD)
     costs = {"newton_cholesky": newton, "lbfgs": lbfgs if numpy_backend else math.inf, "nncg": nncg}
     best = min(costs, key=costs.get)
     return Decision(best, costs, f"the probe predicts {plain:.0f} plain CG iterations to the tolerance")
@@ -213,7 +228,8 @@ def logistic_upfront(s: Shape, n_classes):
     form = _gram_seconds(s, True) if k == 1 else s.product(dim) * k
     newton = NEWTON_ITERATIONS * (form + dim**3 / 3.0 / FACTOR_RATE + 2 * s.product(k) + NEWTON_OVERHEAD)
     probe = PROBE_ITERATIONS * (s.product(k) + ITERATION_OVERHEAD)
-    if newton <= probe:
+    if newton <= UPFRONT_FACTOR * probe:
         return Decision("newton_cholesky", {"newton_cholesky": newton, "probe": probe},
-                        f"Newton-Cholesky costs less than {PROBE_ITERATIONS} Hessian products")
+                        f"Newton-Cholesky costs less than {UPFRONT_FACTOR:g}× the "
+                        f"{PROBE_ITERATIONS}-product probe")
     return None
