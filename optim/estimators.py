@@ -1,4 +1,8 @@
-"""scikit-learn estimators: ridge and logistic regression solved by Nyström PCG, NNCG or PROMISE.
+"""scikit-learn estimators: ridge and logistic regression by the cheapest solver for the problem.
+
+``solver='auto'`` chooses from a cost model (:mod:`optim._dispatch`) among direct solvers
+(Cholesky, Newton-Cholesky: :mod:`optim._direct`), plain CG / L-BFGS and the sketched solvers
+(Nyström PCG, NNCG); every solver, the PROMISE ones included, can also be named.
 
 :class:`SketchyRidge` and :class:`SketchyLogisticRegression` mean by ``alpha`` and ``C`` exactly
 what :class:`sklearn.linear_model.Ridge` and :class:`sklearn.linear_model.LogisticRegression`
@@ -146,28 +150,41 @@ def _plain_cg(H, B, mus, X0, tol, maxiter, callback, xp, device):
 
 
 class SketchyRidge(RegressorMixin, LinearEstimatorBase):
-    """Ridge regression solved by Nyström PCG (or a PROMISE solver), scikit-learn style.
+    """Ridge regression by the cheapest of Cholesky, CG and Nyström PCG (or a PROMISE solver).
 
     Minimises ``Σ_i s_i (y_i − x_iᵀw − b)² + alpha ‖w‖²`` exactly like
-    :class:`sklearn.linear_model.Ridge`. The default solver forms neither ``XᵀX`` nor a centred
-    copy of ``X``: it runs :func:`rnla.nystrom_pcg` on ``v ↦ X_cᵀ S X_c v / Σs`` with
-    ``μ = alpha / Σs`` (``X_c`` the centred data, applied implicitly, so sparse ``X`` stays
-    sparse), with a preconditioner sized to the effective dimension; the fit costs a few dozen
-    products with ``X`` whatever the conditioning. The intercept is recovered from the means.
+    :class:`sklearn.linear_model.Ridge`. The iterative solvers form neither ``XᵀX`` nor a centred
+    copy of ``X``: they run on ``v ↦ X_cᵀ S X_c v / Σs`` with ``μ = alpha / Σs`` (``X_c`` the
+    centred data, applied implicitly, so sparse ``X`` stays sparse). The intercept is recovered
+    from the means. ``solver='auto'`` (the default) prices the candidates with a cost model
+    (:mod:`optim._dispatch`) from ``n``, ``d``, the non-zeros, the number of targets and a
+    10-iteration plain-CG probe, and records its choice in ``solver_``.
 
     Parameters
     ----------
     alpha : float or array of shape (n_targets,), default 1.0
         Regularization strength ``>= 0``, one per target if an array, as in ``Ridge``.
-        ``alpha=0`` is solved by plain CG (no preconditioner): the minimum-norm least-squares
-        solution, as ``Ridge(alpha=0, solver='lsqr')`` gives it, also when ``X`` is rank deficient.
+        ``alpha=0`` gives the minimum-norm least-squares solution, as
+        ``Ridge(alpha=0, solver='lsqr')`` does, also when ``X`` is rank deficient (plain CG
+        without a preconditioner, or an eigendecomposition for the direct solver).
     fit_intercept : bool, default True
         Fit an unpenalised intercept.
-    solver : {'auto', 'nystrom_pcg', 'sketchy_svrg', 'sketchy_saga', 'sketchy_katyusha'}
-        ``'auto'`` is ``'nystrom_pcg'``. The PROMISE solvers (:func:`optim.sketchy_svrg`, ...)
-        take minibatch steps on :class:`optim.LeastSquares`; they pay off when even a few passes
-        over ``X`` per CG iteration are too many (``n`` in the millions). ``'sketchy_katyusha'``
-        needs ``alpha > 0``.
+    solver : {'auto', 'cholesky', 'cg', 'nystrom_pcg', 'sketchy_svrg', 'sketchy_saga', 'sketchy_katyusha'}
+        - ``'auto'``: Cholesky when it costs less than two CG probes (dense data with small
+          ``min(n, d)``); otherwise 10 plain CG iterations whose convergence rate predicts what
+          plain CG still needs, then the cheapest finish: plain CG (well-conditioned, e.g. sparse
+          data with a moderate ``alpha``), Nyström PCG warm-started from the probe
+          (ill-conditioned, large ``d``), or Cholesky. The PROMISE solvers are never chosen.
+        - ``'cholesky'``: the ``d × d`` normal equations of the centred data (dense ``X`` centred
+          exactly in row blocks), or the ``n × n`` dual when ``d > n``, by Cholesky
+          (an eigendecomposition for ``alpha = 0`` or a matrix Cholesky rejects).
+        - ``'cg'``: plain conjugate gradients on the normal equations.
+        - ``'nystrom_pcg'``: :func:`rnla.nystrom_pcg`, with a preconditioner sized to the
+          effective dimension; a few dozen products with ``X`` whatever the conditioning.
+        - ``'sketchy_svrg'``, ``'sketchy_saga'``, ``'sketchy_katyusha'``: the PROMISE solvers
+          (:func:`optim.sketchy_svrg`, ...) take minibatch steps on :class:`optim.LeastSquares`;
+          they pay off when even a few passes over ``X`` per CG iteration are too many (``n`` in
+          the millions). ``'sketchy_katyusha'`` needs ``alpha > 0``.
     rank : 'auto' or int, default 'auto'
         Nyström sketch size. ``'auto'``: for PCG, grown by doubling until the smallest sketched
         eigenvalue is below ``10 μ``; for the PROMISE solvers, their default (10). Unused for
@@ -178,13 +195,15 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         ``Ridge(solver='sparse_cg')``. Raised to ``8 eps`` of float32 for float32 data.
     max_iter : int, optional
         CG iterations per target (``10 d`` by default) or epochs of a PROMISE solver (100).
+        Unused by ``'cholesky'``.
     random_state : None, int or numpy.random.Generator
         Seed of the sketches and minibatches.
     warm_start : bool, default False
-        Start from the previous ``coef_``/``intercept_`` when refitting with the same shapes.
+        Start from the previous ``coef_``/``intercept_`` when refitting with the same shapes
+        (the iterative solvers; a direct solve does not need it).
     verbose : bool or int, default False
-        Show a progress bar (tqdm) during the fit (an integer level as in scikit-learn: ``> 0``
-        shows it).
+        Show a progress bar (tqdm) during the fit and print ``solver='auto'``'s choice with its
+        predicted costs (an integer level as in scikit-learn: ``> 0`` shows them).
 
     Attributes
     ----------
@@ -194,10 +213,16 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         A scalar for 1-D ``y``, an array for 2-D ``y`` (also of one column), ``0.0`` with
         ``fit_intercept=False``, as in ``Ridge``.
     n_iter_ : array of shape (n_targets,)
-        CG iterations or epochs per target.
+        CG iterations (probe included) or epochs per target; 1 for a direct solve.
     history_ : list of dict
-        Per target: ``iteration`` and ``residual_norm`` (PCG) or ``fun``, ``grad_norm`` and
-        ``time`` (PROMISE solvers) per iteration, for convergence plots.
+        Per target: ``iteration`` and ``residual_norm`` (CG, PCG; a direct solve has two
+        entries, the start and the solution) or ``fun``, ``grad_norm`` and ``time`` (PROMISE
+        solvers) per iteration, for convergence plots.
+    solver_ : str
+        The solver used: ``'cholesky'``, ``'cg'``, ``'nystrom_pcg'`` or the PROMISE solver asked for.
+    decision_ : optim._dispatch.Decision or None
+        With ``solver='auto'``: the predicted seconds of every candidate and the reason for the
+        choice (printed with ``verbose``); None when a solver was named.
     n_features_in_ : int
     feature_names_in_ : array of str
         Only when ``X`` had string column names.
@@ -438,13 +463,15 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
 
 
 class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
-    """L2-regularised logistic regression by Nyström Newton-CG or a PROMISE solver.
+    """L2-regularised logistic regression by Newton-Cholesky, L-BFGS, Nyström Newton-CG or PROMISE.
 
     Minimises ``C Σ_i s_i log(1 + exp(−ỹ_i (x_iᵀw + b))) + ½ ‖w‖²`` exactly like
     :class:`sklearn.linear_model.LogisticRegression` (``C = inf``: no penalty), the multinomial
     (softmax) loss for more than two classes, as scikit-learn does by default. Internally the
     objective is divided by ``Σ s_i`` (the mean-form :class:`optim.Logistic` /
     :class:`optim.Multinomial` with ``reg = 1 / (C Σs)``), which moves no minimiser.
+    ``solver='auto'`` (the default) prices the candidates with a cost model
+    (:mod:`optim._dispatch`) and records its choice in ``solver_``.
 
     Parameters
     ----------
@@ -453,11 +480,27 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         ``LogisticRegression``.
     fit_intercept : bool, default True
         Fit an unpenalised intercept (one per class for more than two classes).
-    solver : {'auto', 'nncg', 'sketchy_svrg', 'sketchy_saga', 'sketchy_katyusha'}
-        ``'auto'`` is ``'nncg'`` (:func:`optim.nncg`: full-batch Newton-CG with a Nyström
-        preconditioner, converging quadratically; deterministic for a fixed ``random_state``).
-        The PROMISE solvers take preconditioned minibatch steps, which pays off for very large
-        ``n``. ``'sketchy_katyusha'`` needs a finite ``C``.
+    solver : {'auto', 'newton_cholesky', 'lbfgs', 'nncg', 'sketchy_svrg', 'sketchy_saga', \
+'sketchy_katyusha'}
+        - ``'auto'``: Newton-Cholesky when its whole run costs less than two probes (small
+          ``d·K``); otherwise a 10-product CG probe on the Hessian at the start predicts the
+          iterations L-BFGS and NNCG need, and the cheapest of Newton-Cholesky (if the
+          ``(d+1)K``-square Hessian fits), L-BFGS (NumPy only) and NNCG is run. If L-BFGS stalls
+          before the tolerance (``f`` stops decreasing in floating point), NNCG finishes from its
+          point (``solver_ = 'lbfgs+nncg'``). The PROMISE solvers are never chosen: their
+          stopping test needs full gradients and they reach ``tol`` only in expectation, so a
+          default that must reach it reliably does not use them (pick them by name for very
+          large ``n``).
+        - ``'newton_cholesky'``: Newton's method with the exact Hessian ``AᵀDA/n + reg`` formed
+          each iteration (a weighted Gram for two classes, the ``(d+1)K``-square block Hessian
+          for ``K`` classes) and Cholesky, with Armijo backtracking, as scikit-learn's
+          ``'newton-cholesky'``.
+        - ``'lbfgs'``: :func:`scipy.optimize.minimize` (``'L-BFGS-B'``) on the objective's value
+          and gradient, until ``‖∇f‖₂ <= tol``. NumPy input only.
+        - ``'nncg'``: :func:`optim.nncg`, full-batch Newton-CG with a Nyström preconditioner,
+          converging quadratically; deterministic for a fixed ``random_state``.
+        - ``'sketchy_svrg'``, ``'sketchy_saga'``, ``'sketchy_katyusha'``: preconditioned minibatch
+          steps, which pay off for very large ``n``. ``'sketchy_katyusha'`` needs a finite ``C``.
     rank : 'auto' or int, default 'auto'
         Nyström sketch size; ``'auto'`` is the solver's default (30 for NNCG, 10 for PROMISE),
         capped at the number of parameters.
@@ -465,14 +508,15 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
         Stop when the gradient of the mean-form objective has ``‖∇f‖₂ <= tol``. Raised to
         ``8 eps`` of float32 for float32 data.
     max_iter : int, optional
-        Newton iterations (100 by default) or epochs of a PROMISE solver (100).
+        Newton iterations (100 by default), L-BFGS iterations (1000) or epochs of a PROMISE
+        solver (100).
     random_state : None, int or numpy.random.Generator
         Seed of the sketches and minibatches.
     warm_start : bool, default False
         Start from the previous solution when refitting with the same classes and features.
     verbose : bool or int, default False
-        Show a progress bar (tqdm) during the fit (an integer level as in scikit-learn: ``> 0``
-        shows it).
+        Show a progress bar (tqdm) during the fit and print ``solver='auto'``'s choice with its
+        predicted costs (an integer level as in scikit-learn: ``> 0`` shows them).
 
     Attributes
     ----------
@@ -480,9 +524,14 @@ class SketchyLogisticRegression(ClassifierMixin, LinearEstimatorBase):
     coef_ : array of shape (1, n_features) or (n_classes, n_features)
     intercept_ : array of shape (1,) or (n_classes,)
     n_iter_ : array of shape (1,)
-        Newton iterations or epochs.
+        Newton or L-BFGS iterations, or epochs.
     history_ : list of one dict
         ``iteration``, ``fun``, ``grad_norm`` and ``time`` per iteration.
+    solver_ : str
+        The solver used (``'lbfgs+nncg'`` when NNCG finished an L-BFGS run, see ``solver``).
+    decision_ : optim._dispatch.Decision or None
+        With ``solver='auto'``: the predicted seconds of every candidate and the reason for the
+        choice (printed with ``verbose``); None when a solver was named.
     n_features_in_ : int
     feature_names_in_ : array of str
         Only when ``X`` had string column names.
