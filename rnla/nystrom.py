@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
+from ._dense_kernels import tall_svd
 from ._nystrom_cost import CostModel, doubling_gains
 from ._sketch_ops import TestMatrix, check_sketch
 from ._validation import (
@@ -195,10 +196,7 @@ def _eigenpairs(xp, B, nu, scale=1.0, vectors=True):
     """
     if B.shape[1] == 0:
         return B, xp.zeros((0,), dtype=B.dtype, device=_backend.device_of(B))
-    if vectors:
-        U, S, _ = xp.linalg.svd(B, full_matrices=False)
-    else:
-        U, S = None, xp.linalg.svdvals(B)
+    U, S = tall_svd(xp, B, vectors)
     lam = S * S - nu
     lam = xp.where(lam > nu, lam, xp.zeros_like(lam))
     return U, lam * scale
