@@ -1,4 +1,4 @@
-"""Tests of ``rnla.logdet`` and ``rnla.trace_inv`` (``rnla.matrix_functions``, ``rnla._factor_sums``).
+"""Tests of ``rnla.logdet`` and ``rnla.trace_inv`` (``matrix_functions``, ``_slq_sums``, ``_factor_sums``).
 
 Exact Cholesky results are compared with ``numpy.linalg.slogdet`` and ``numpy.linalg.inv`` to
 rounding; SLQ estimates with the exact values through their own error estimate (a seeded
