@@ -10,7 +10,7 @@ Two decisions, both from the sketched spectrum ``λ̂_1 ≥ … ≥ λ̂_k > 0``
   ``λ̂_ℓ ≤ tol·μ`` rule says.
 - keeping the preconditioner at all (measured costs): with it CG needs about
   ``r = √((λ̂_k + μ)/(λ̂_1 + μ))`` times the iterations of plain CG, each dearer by one
-  ``O(nk)`` application. It is dropped (rank 0: plain CG) when
+  ``O(nk)`` application. It is dropped (rank 0: plain CG) when ``r > MAX_RATIO`` or
   ``r · (t_iter + t_apply) ≥ t_iter``, with ``t_iter`` one CG iteration (one column of the
   measured block product, the vector operations and :data:`CG_OVERHEAD`) and ``t_apply`` one
   timed application of an ``n × k`` projector. Only borderline spectra (``r`` near
@@ -27,6 +27,11 @@ from . import _backend
 #: Python overhead of one rnla.pcg iteration beyond its products and vector operations
 #: (seconds; measured about 20 µs per iteration on small problems).
 CG_OVERHEAD = 20e-6
+
+#: The preconditioner is kept only if it is predicted to cut the iterations at least by this
+#: factor (``λ̂_1/λ̂_k ≥ 4``): on a flat spectrum the sketched ``λ̂_k`` falls far below ``λ_k``,
+#: so a smaller predicted gain is mostly that underestimate.
+MAX_RATIO = 0.5
 
 #: A doubling must be predicted to cut the iterations by at least this fraction.
 MIN_GAIN = 0.1
@@ -79,6 +84,8 @@ class CostModel:
             return False
         first, last = _backend.to_float(lam[0]), _backend.to_float(lam[k - 1])
         ratio = math.sqrt((last + self.mu) / (first + self.mu))
+        if ratio > MAX_RATIO:
+            return False  # λ̂_k is a poor (low) estimate on flat spectra: demand a clear gain
         plain = self.t_column + self.t_base
         return ratio * (plain + self.t_apply) < plain
 
