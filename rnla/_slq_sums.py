@@ -26,7 +26,7 @@ from .matrix_functions import (
 from .nystrom import _resolve
 
 
-def _rules(kind, alpha, beta, broken, steps, mu, n, tol):
+def _rules(kind, alpha, beta, broken, steps, mu, n, tol, dtype_name):
     """Per-probe values ``n Σ τ f(θ + μ)`` of the Gauss rules of ``steps`` points.
 
     The ``s``-point rule of a probe comes from the leading ``s × s`` block of its tridiagonal
@@ -46,7 +46,8 @@ def _rules(kind, alpha, beta, broken, steps, mu, n, tol):
             if shifted[0] <= tol:
                 raise NotPositiveDefiniteError(
                     f"A + mu I is not positive definite: it has a Ritz value {float(shifted[0]):.3g} "
-                    f"at or below the rounding level {tol:.3g} (mu={mu:g})")
+                    f"at or below the rounding level {tol:.3g} (mu={mu:g}); if A is positive definite "
+                    f"but ill-conditioned for {dtype_name}, use float64, a larger mu or method='exact'")
             out[j, i] = n * float(np.dot(S[0, :] ** 2, f(shifted)))
     return list(out)
 
@@ -63,12 +64,12 @@ def _batch(kind, op, p, m, mu, xp, dtype, device, rng):
     beta = _backend.to_numpy(res.beta).astype(np.float64)
     top = float(np.max(np.abs(alpha)) + 2 * np.max(beta))
     # Ritz values of A + μI at or below this are rounding noise: not positive definite.
-    tol = 10.0 * float(xp.finfo(dtype).eps) * (top + mu)
+    tol = 2.0 * float(xp.finfo(dtype).eps) * (top + mu)
     if full:
-        return _rules(kind, alpha, beta, res.num_steps, [m], mu, n, tol)
+        return _rules(kind, alpha, beta, res.num_steps, [m], mu, n, tol, str(dtype))
     k = max(1, m // 6)
     steps = [s for s in (m, m - k, m - 2 * k) if s >= 1]
-    return _rules(kind, alpha, beta, res.num_steps, steps, mu, n, tol)
+    return _rules(kind, alpha, beta, res.num_steps, steps, mu, n, tol, str(dtype))
 
 
 def _rate(samples, m):

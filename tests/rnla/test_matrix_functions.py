@@ -376,3 +376,13 @@ def test_no_warning_when_converged(spd300):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         logdet(A, mu=1.0, method="slq", random_state=0)
+
+
+def test_float32_too_ill_conditioned_is_reported_not_returned():
+    """κ ≈ 1e6 in float32: Lanczos' Ritz values fall below zero by far more than float32's rounding
+    level; the error says so and names the ways out (the float64 run is accurate)."""
+    lam = 1.0 / np.arange(1, 2001) ** 2
+    with pytest.raises(NotPositiveDefiniteError, match="float64"):
+        logdet(sp.diags(lam.astype(np.float32)).tocsr(), mu=1e-6, method="slq", random_state=0)
+    est = logdet(sp.diags(lam).tocsr(), mu=1e-6, method="slq", random_state=0)
+    assert est == pytest.approx(np.sum(np.log(lam + 1e-6)), rel=1e-2)
