@@ -221,19 +221,28 @@ def eigsh(A, k=6, M=None, sigma=None, which="LM", v0=None, ncv=None, maxiter=Non
     xp, dtype, device, q0, _ = _start_block(op, v0, rng)
 
     solver = _ThickRestart(op, xp, dtype, device, capacity, rng)
-    solver.ncv = ncv
+    solver.ncv = solver.first_size = ncv
     eps = float(xp.finfo(dtype).eps)
     tol = tol if tol > 0 else eps
     solver.start(q0[:, 0])
     checked = None  # wanted values at the last convergence that followed a breakdown
-    for cycle in range(maxiter):
-        theta, S, resid = solver.expand()
+
+    def assess(theta, resid):
+        """Ranking of the Ritz values, the wanted ones, and which of those have converged."""
         order = _ranking(theta, which, low, high)
         wanted = order[:k]
         floor = eps ** (2.0 / 3.0) * solver.anorm
         attainable = theta.shape[0] * eps * solver.anorm
         bound = np.maximum(tol * np.maximum(np.abs(theta[wanted]), floor), attainable)
-        converged = resid[wanted] <= bound
+        return order, wanted, resid[wanted] <= bound
+
+    def done(theta, resid):
+        return theta.shape[0] > k and bool(np.all(assess(theta, resid)[2]))
+
+    chunk = max(5, k // 2)
+    for cycle in range(maxiter):
+        theta, S, resid = solver.expand(done, chunk)
+        order, wanted, converged = assess(theta, resid)
         # Not converged in the first cycle: later cycles use the whole (larger) basis.
         solver.ncv = capacity
         keep = order[: _keep_count(k, capacity, theta.shape[0], int(converged.sum()))]
@@ -360,8 +369,8 @@ class _ThickRestart:
         g, _ = self._orthogonalize(g, j)
         return g / xp.linalg.vector_norm(g)
 
-    def _grow(self, start):
-        """Lanczos steps ``start..ncv-1`` on the device; no host synchronisation.
+    def _grow(self, start, stop):
+        """Lanczos steps ``start..stop-1`` on the device; no host synchronisation.
 
         The first step after a (re)start is orthogonalised against the whole basis twice
         (its couplings to the kept Ritz vectors are not tridiagonal). Every later step
@@ -375,7 +384,7 @@ class _ThickRestart:
         """
         xp = self.xp
         one = xp.ones((), dtype=self.dtype, device=self.device)
-        for i in range(start, self.ncv):
+        for i in range(start, stop):
             q = self.basis[i, :]
             w = self.op.matvec(q)
             if w.dtype != self.dtype:
@@ -399,24 +408,35 @@ class _ThickRestart:
             self.betas[i] = beta
             self.cancelled[i] = 0.0 if removed is None else xp.astype(removed > beta, self.dtype)
             self.basis[i + 1, :] = w / xp.where(beta > 0, beta, one)
-        self.matvecs += self.ncv - start
+        self.matvecs += stop - start
 
-    def expand(self):
-        """Grow the basis to ``ncv`` vectors; return Ritz values, vectors (host) and residuals.
+    def expand(self, done=None, chunk=10):
+        """Grow the basis towards ``ncv`` vectors; return Ritz values, vectors (host) and residuals.
+
+        Past the first cycle's size (SciPy's ``ncv``), the coefficients come to the host every
+        ``chunk`` steps and the cycle ends early once ``done(theta, residuals)`` holds: the
+        Krylov relation holds at every basis size, so the last cycle stops when the wanted
+        pairs have converged rather than at ``ncv`` (one transfer per ``chunk`` products).
 
         A breakdown (zero residual: the basis spans an invariant subspace) is found when the
-        coefficients come to the host at the end of the cycle; the cycle then continues from
-        a random vector orthogonal to the basis, with coupling zero, as ARPACK does. The
-        products made after the breakdown are repeated, which only costs in that rare case.
+        coefficients come to the host; the cycle then continues from a random vector
+        orthogonal to the basis, with coupling zero, as ARPACK does. The products made after
+        the breakdown are repeated, which only costs in that rare case.
         """
-        p, m = self.kept, self.ncv
-        start = p
+        p = self.kept
+        start = verified = p  # betas below `verified` are known not to be breakdowns
+
+        def checkpoint(after):
+            if self.ncv <= self.first_size or done is None:
+                return self.ncv
+            return min(self.ncv, max(after + chunk, self.first_size))
+
+        stop = checkpoint(p)
         while True:
             with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf is reported just below
-                self._grow(start)
-            # One transfer per cycle: the Lanczos coefficients of the new vectors.
-            alphas, betas, cancelled = _backend.to_numpy(
-                self.xp.stack([self.alphas[:m], self.betas[:m], self.cancelled[:m]])).astype(np.float64)
+                self._grow(start, stop)
+            coefficients = self.xp.stack([self.alphas[:stop], self.betas[:stop], self.cancelled[:stop]])
+            alphas, betas, cancelled = _backend.to_numpy(coefficients).astype(np.float64)
             if not (np.all(np.isfinite(alphas)) and np.all(np.isfinite(betas))):
                 raise _nonfinite_error()
             bad = np.flatnonzero(cancelled[start:] > 0)
@@ -427,21 +447,26 @@ class _ThickRestart:
                 continue
             H = self._projected(alphas, betas)
             self.anorm = max(self.anorm, float(np.max(np.sum(np.abs(H), axis=0))), float(betas[-1]))
-            small = np.flatnonzero(betas[start: self.ncv - 1] <= self.bd_tol * self.anorm)
-            if small.size == 0:
+            small = np.flatnonzero(betas[verified: stop - 1] <= self.bd_tol * self.anorm)
+            if small.size:
+                i = verified + int(small[0])
+                self.betas[i] = 0.0  # no coupling to the random vector that follows
+                self.basis[i + 1, :] = self._random_orthogonal(i + 1)
+                self.saw_breakdown = True
+                start = verified = i + 1
+                continue
+            verified = stop - 1
+            theta, S = np.linalg.eigh(H)
+            beta_last = betas[-1]
+            broken = beta_last <= self.bd_tol * self.anorm
+            resid = np.abs((0.0 if broken else beta_last) * S[-1, :])
+            if stop == self.ncv or broken or done(theta, resid):
                 break
-            i = start + int(small[0])
-            self.betas[i] = 0.0  # no coupling to the random vector that follows
-            self.basis[i + 1, :] = self._random_orthogonal(i + 1)
-            self.saw_breakdown = True
-            start = i + 1
-        theta, S = np.linalg.eigh(H)
-        self.beta_last = betas[-1]
-        self.broken = self.beta_last <= self.bd_tol * self.anorm
-        if self.broken:
-            self.beta_last = 0.0
-            self.saw_breakdown = True
-        return theta, S, np.abs(self.beta_last * S[-1, :])
+            start, stop = stop, checkpoint(stop)
+        self.beta_last = 0.0 if broken else beta_last
+        self.broken = broken
+        self.saw_breakdown = self.saw_breakdown or broken
+        return theta, S, resid
 
     def _projected(self, alphas, betas):
         """``H = VᵀAV`` in thick-restart form: the kept Ritz values with their arrow coupling
@@ -452,7 +477,7 @@ class _ThickRestart:
         one known from the last cycle, since recomputed it would stall convergence at
         rounding level (``eps·‖A‖``).
         """
-        p, m = self.kept, self.ncv
+        p, m = self.kept, alphas.shape[0]
         H = np.zeros((m, m))
         idx = np.arange(m)
         H[idx[:p], idx[:p]] = self.theta_kept
