@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 from helpers import CountingLinearOperator, psd_matrix
 
-from rnla import eigen, eigsh
+from rnla import _restart, eigen, eigsh
 
 EPS = np.finfo(np.float64).eps
 
@@ -37,7 +37,7 @@ class Spy:
 
     def __init__(self, monkeypatch):
         self.sizes, self.full, self.solvers = [], [], []
-        expand = eigen._ThickRestart.expand
+        expand = _restart.ThickRestart.expand
 
         def spy(solver, *args, **kwargs):
             out = expand(solver, *args, **kwargs)
@@ -46,7 +46,7 @@ class Spy:
             self.solvers.append(solver)
             return out
 
-        monkeypatch.setattr(eigen._ThickRestart, "expand", spy)
+        monkeypatch.setattr(_restart.ThickRestart, "expand", spy)
 
 
 @pytest.mark.parametrize("which", ["SA", "LA"])
@@ -152,14 +152,14 @@ def test_cancellation_falls_back_to_two_passes(monkeypatch):
     # cycle is then redone with two passes from its second step, and the answer is unchanged.
     A = psd_matrix(np.r_[np.linspace(0.0, 1.0, 190), 2.0 + np.arange(10) * 0.1], seed=13)
     w_ref = eigsh(A, 5, which="LA", random_state=14, return_eigenvectors=False)
-    grow = eigen._ThickRestart._grow
+    grow = _restart.ThickRestart._grow
 
     def strict(solver, start, stop):
         grow(solver, start, stop)
         if not solver.full_reorth and stop - start > 1:
             solver.cancelled[start + 1] = 1.0  # as if the pass had removed more than it left
 
-    monkeypatch.setattr(eigen._ThickRestart, "_grow", strict)
+    monkeypatch.setattr(_restart.ThickRestart, "_grow", strict)
     spy = Spy(monkeypatch)
     op = count = CountingLinearOperator(A)
     w, V = eigsh(op, 5, which="LA", random_state=14)
