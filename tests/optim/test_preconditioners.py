@@ -688,3 +688,26 @@ def test_problem_w_and_preconditioner_kinds_are_checked():
             preconditioned_smoothness(prob, bad)
     with pytest.raises(TypeError, match=r"^preconditioner"):
         preconditioned_smoothness(prob, np.zeros(5), preconditioner=np.eye(5))
+
+
+@pytest.mark.parametrize("num_iters", [1, 5, 40])
+def test_smoothness_power_iteration_is_the_symmetric_one(num_iters):
+    """The P⁻¹H iteration gives the Rayleigh quotient of the P^{-1/2} H P^{-1/2} iteration from the same
+    start (exact reference: that iteration written out with dense matrices), and the top eigenvalue
+    when run long enough."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((300, 40)) * np.logspace(0, -2, 40)
+    prob = Logistic(X, (rng.random(300) < 0.5).astype(int), reg=1e-3)
+    w = 0.1 * rng.standard_normal(40)
+    P = hessian_preconditioner(prob, w, rank=5, random_state=0)
+    est = preconditioned_smoothness(prob, w, P, batch_size=300, num_iters=num_iters, random_state=1)
+    H = prob.hvp(w, np.eye(40))
+    M = P.apply_inverse_sqrt(P.apply_inverse_sqrt(H).T).T
+    v = np.random.default_rng(1).standard_normal(40)
+    v /= np.linalg.norm(v)
+    for _ in range(num_iters):
+        v = M @ v
+        v /= np.linalg.norm(v)
+    assert est == pytest.approx(v @ M @ v, rel=1e-12)
+    if num_iters == 40:
+        assert est == pytest.approx(np.linalg.eigvalsh((M + M.T) / 2)[-1], rel=1e-4)
