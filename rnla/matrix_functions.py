@@ -44,8 +44,10 @@ MIN_PROBES = 10
 FIRST_STEPS = 20
 #: Most Lanczos steps ``num_steps='auto'`` takes.
 MAX_STEPS = 480
-#: Products an SLQ run is assumed to need when ``method='auto'`` compares costs.
-SLQ_PRODUCTS = 400
+#: Products an SLQ run is assumed to need when ``method='auto'`` compares costs. Measured with the
+#: defaults (benchmarks/logdet.py): logdet 200-1000, trace_inv 660-2700 (``1/t`` needs longer
+#: Gauss rules than ``log t``, as CG needs more iterations than a log-determinant).
+SLQ_PRODUCTS = {"logdet": 400, "trace_inv": 1200}
 #: How many factorisation flops one flop of a thin block product is worth, in the cost model.
 THIN_BLOCK_COST = 2.5
 #: Largest sparse matrix ``method='auto'`` factorises (fill-in cannot be predicted cheaply).
@@ -207,9 +209,10 @@ def trace_inv(A, *, mu=0.0, method="auto", rtol=1e-2, atol=0.0, num_probes="auto
         diagonal by ``potri``; sparse: ``splu`` in ``LDLᵀ`` form and ``n`` solves, so keep
         ``n`` small; any other operator is first formed from ``n`` products).
         ``'slq'``: stochastic Lanczos quadrature. ``'auto'`` takes ``'exact'`` when its flop
-        count is below 2.5 times that of 400 products (thin block products run at about
-        40 % of a factorisation's speed): dense ``n`` up to about 2000, sparse ``n`` up
-        to 2000, a Gram operator of ``N × d`` data up to about ``d = 2000``; ``'slq'`` otherwise.
+        count is below 2.5 times that of 1200 products (thin block products run at about
+        40 % of a factorisation's speed; SLQ for ``1/t`` needs 700-2700 products on the
+        benchmarks): dense ``n`` up to about 6000, sparse ``n`` up to 2000, a Gram operator
+        of ``N × d`` data up to about ``d = 3000``; ``'slq'`` otherwise.
     rtol, atol : float, default 1e-2, 0
         SLQ stops adding probes (``num_probes='auto'``) once ``error_estimate <=
         max(rtol·|estimate|, atol)``, and adds Lanczos steps (``num_steps='auto'``) while
@@ -252,7 +255,7 @@ def trace_inv(A, *, mu=0.0, method="auto", rtol=1e-2, atol=0.0, num_probes="auto
     --------
     >>> import numpy as np
     >>> lam = np.linspace(1.0, 4.0, 3000)
-    >>> est = trace_inv(np.diag(lam), random_state=0)        # n = 3000 dense: SLQ
+    >>> est = trace_inv(np.diag(lam), method="slq", random_state=0)
     >>> bool(abs(est - np.sum(1 / lam)) < 0.01 * np.sum(1 / lam))
     True
     >>> round(trace_inv(np.diag([1.0, 2.0, 4.0]), mu=1.0), 12)   # small: exact, 1/2 + 1/3 + 1/5
@@ -313,14 +316,14 @@ def _product_flops(A, op):
 
 
 def _choose(kind, A, op):
-    """``'exact'`` when the factorisation costs less than :data:`SLQ_PRODUCTS` products.
+    """``'exact'`` when the factorisation costs less than :data:`SLQ_PRODUCTS` products of ``kind``.
 
     Flops of the products count :data:`THIN_BLOCK_COST` times those of a factorisation: thin
     block products are memory-bound where Cholesky and forming a Gram matrix run at BLAS-3 speed
     (measured on 2 cores: 19-22 GFlop/s against 36-51 GFlop/s).
     """
     n = op.shape[0]
-    slq_cost = THIN_BLOCK_COST * SLQ_PRODUCTS * _product_flops(A, op)
+    slq_cost = THIN_BLOCK_COST * SLQ_PRODUCTS[kind] * _product_flops(A, op)
     factor = n**3 / 3 + (2 * n**3 / 3 if kind == "trace_inv" else 0.0)
     if _backend.is_sparse(A):
         return "exact" if n <= SPARSE_EXACT_MAX and _is_scipy_sparse(A) else "slq"

@@ -226,11 +226,14 @@ def test_auto_chooses_by_cost():
     assert logdet(small, method="auto", full_output=True)[1].method == "exact"
     mid = np.diag(np.linspace(1.0, 2.0, 2500))
     assert logdet(mid, random_state=0, full_output=True)[1].method == "exact"
-    # potri makes trace_inv's exact dearer: SLQ from n ≈ 2000.
-    assert trace_inv(mid, **short)[1].method == "slq"
+    assert trace_inv(mid, **short)[1].method == "exact"
     # Large dense matrices: the rule reads only the size (no 7000² matrix is made).
     assert _choose("logdet", np.zeros((2, 2)), Operator((5000, 5000), lambda V: V)) == "exact"
     assert _choose("logdet", np.zeros((2, 2)), Operator((7000, 7000), lambda V: V)) == "slq"
+    # trace_inv: potri triples the factorisation's flops, but SLQ needs ~3× the products.
+    assert _choose("trace_inv", np.zeros((2, 2)), Operator((5000, 5000), lambda V: V)) == "exact"
+    assert _choose("trace_inv", np.zeros((2, 2)), Operator((7000, 7000), lambda V: V)) == "slq"
+    assert _choose("trace_inv", sp.eye(3000, format="csr"), Operator((3000, 3000), lambda V: V)) == "slq"
     assert logdet(poisson2d(20), full_output=True)[1].method == "exact"
     assert logdet(poisson2d(50), mu=0.1, **short)[1].method == "slq"
     rng = np.random.default_rng(0)
