@@ -212,7 +212,7 @@ def trace_inv(A, *, mu=0.0, method="auto", rtol=1e-2, atol=0.0, num_probes="auto
         count is below 2.5 times that of 1200 products (thin block products run at about
         40 % of a factorisation's speed; SLQ for ``1/t`` needs 700-2700 products on the
         benchmarks): dense ``n`` up to about 6000, sparse ``n`` up to 2000, a Gram operator
-        of ``N × d`` data up to about ``d = 3000``; ``'slq'`` otherwise.
+        of ``N × d`` data (``N ≫ d``) up to about ``d = 6000``; ``'slq'`` otherwise.
     rtol, atol : float, default 1e-2, 0
         SLQ stops adding probes (``num_probes='auto'``) once ``error_estimate <=
         max(rtol·|estimate|, atol)``, and adds Lanczos steps (``num_steps='auto'``) while
