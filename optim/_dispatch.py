@@ -40,6 +40,11 @@ SPGEMM_RATE = 3.0e8
 #: wrapper) and of one Newton-Cholesky iteration (factorization call, line search), in seconds.
 ITERATION_OVERHEAD = 5e-5
 LBFGS_OVERHEAD = 2e-4
+#: SciPy's L-BFGS-B spends time of its own per iteration proportional to the dimension (the
+#: two-loop recursion and its Cauchy-point / subspace steps): measured 0.72 s for 29 iterations
+#: at dim 10001 with 39 evaluations costing 0.1 s (one BLAS thread; with two oversubscribed
+#: threads 10× more), i.e. about 2 µs per coordinate per iteration.
+LBFGS_OVERHEAD_PER_DIM = 2e-6
 NEWTON_OVERHEAD = 5e-4
 #: NNCG's per-Newton-iteration overhead (CG set-up, line search, preconditioner): measured 2.5 ms.
 NNCG_OVERHEAD = 2.5e-3
@@ -215,7 +220,8 @@ def logistic_costs(s: Shape, n_classes, rate, reduction, numpy_backend=True):
     # CG ends in at most dim steps in exact arithmetic; allow for rounding (10 dim).
     plain = min(iterations_to(rate, reduction), 10.0 * dim)
     lbfgs_iterations = max(LBFGS_ITERATION_FACTOR * plain, LBFGS_MIN_ITERATIONS)
-    lbfgs = lbfgs_iterations * (LBFGS_EVALS_PER_ITERATION * pass_seconds + LBFGS_OVERHEAD)
+    lbfgs = lbfgs_iterations * (LBFGS_EVALS_PER_ITERATION * pass_seconds + LBFGS_OVERHEAD
+                                + LBFGS_OVERHEAD_PER_DIM * dim)
     cg_per_newton = min(max(NNCG_MIN_CG, NNCG_CG_FRACTION * iterations_to(rate, 1e-2)), NNCG_MAX_CG)
     nncg = s.product(NNCG_RANK * k) + NNCG_ITERATIONS * ((cg_per_newton + 1.1) * pass_seconds + NNCG_OVERHEAD)
     costs = {"newton_cholesky": newton, "lbfgs": lbfgs if numpy_backend else math.inf, "nncg": nncg}

@@ -94,8 +94,11 @@ def test_cost_model_rules_on_the_issue_sizes():
     # dense n >> d logistic, ill-conditioned: Newton-Cholesky; sparse large-d, well-conditioned: L-BFGS
     slow = 0.99
     assert _dispatch.logistic_costs(S(200000, 300, 6e7, False), 1, slow, 1e-6).solver == "newton_cholesky"
-    assert _dispatch.logistic_costs(S(100000, 50000, 5e6, True), 1, 0.5, 1e-6).solver == "lbfgs"
-    # ... and ill-conditioned sparse large-d: NNCG (no Hessian can be formed, L-BFGS would crawl)
+    # sparse, very tall, moderate d, well-conditioned: L-BFGS (the sparse Hessian costs too much)
+    assert _dispatch.logistic_costs(S(10**6, 2000, 2e7, True), 1, 0.5, 1e-6).solver == "lbfgs"
+    # sparse large d: NNCG, well- or ill-conditioned (L-BFGS-B's own O(dim) work per iteration
+    # outweighs its few evaluations; no Hessian can be formed)
+    assert _dispatch.logistic_costs(S(100000, 50000, 5e6, True), 1, 0.5, 1e-6).solver == "nncg"
     assert _dispatch.logistic_costs(S(100000, 50000, 5e6, True), 1, 0.999, 1e-6).solver == "nncg"
     # no L-BFGS off NumPy
     assert math.isinf(_dispatch.logistic_costs(S(1000, 50000, 5e6, True), 1, 0.5, 1e-6,
