@@ -286,7 +286,7 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
         if solver in SKETCHY_SOLVERS:
             W, n_iter, self.history_, problems = self._fit_sketchy(X, Y, sw, total, alphas, W0, tol, rng,
                                                                    solver)
-            self.solver_ = solver
+            self.solver_, self.decision_ = solver, None
         else:
             W, n_iter, self.history_, problems = self._fit_linear(X, Y, sw, total, alphas, W0, tol, rng, xp,
                                                                   device, solver)

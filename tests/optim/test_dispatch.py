@@ -292,3 +292,16 @@ def test_newton_cholesky_and_lbfgs_meet_gtol_and_report_failure():
         short = method(problem, x0, gtol=1e-12, maxiter=1)
         assert not short.success and short.status == 1
     assert newton_cholesky(problem, x0, gtol=1e-9, maxiter=50).nit <= 10  # quadratic convergence
+
+
+def test_named_solvers_record_themselves_and_no_decision():
+    X, y = tall(n=300, d=5)
+    for solver in ("cholesky", "cg", "nystrom_pcg", "sketchy_svrg"):
+        est = SketchyRidge(solver=solver, max_iter=5 if solver == "sketchy_svrg" else None,
+                           random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X, y)
+        assert est.solver_ == solver and est.decision_ is None
+    est = SketchyLogisticRegression(solver="nncg", random_state=0).fit(X, y > 0)
+    assert est.solver_ == "nncg" and est.decision_ is None
