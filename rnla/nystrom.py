@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _backend
 from ._dense_kernels import tall_svd
-from ._nystrom_cost import CostModel, doubling_gains
+from ._nystrom_cost import doubling_gains, keeps_preconditioner
 from ._sketch_ops import TestMatrix, check_sketch
 from ._validation import (
     check_array,
@@ -238,14 +238,10 @@ def _resolve(op: Operator, like=None):
     return op.xp, _backend.float_dtype(op.xp, op.dtype), op.device
 
 
-def _sketch(op, ell, T, Y=None, cost=None):
-    """Extend the test matrix ``T`` by ``ell`` new columns and ``Y = AΩ`` (one block product,
-    timed with a cost model)."""
+def _sketch(op, ell, T, Y=None):
+    """Extend the test matrix ``T`` by ``ell`` new columns and ``Y = AΩ`` (one block product)."""
     new = T.extend(ell)
-    if cost is None:
-        Ynew = op.matmat(new)
-    else:
-        Ynew = cost.products(op, new)
+    Ynew = op.matmat(new)
     if Ynew.dtype != T.dtype:
         check_real_product(T.xp, Ynew, "A")
         Ynew = T.xp.astype(Ynew, T.dtype)
@@ -373,9 +369,9 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
       too) stops at the first sketch instead of growing to ``max_rank``;
     - with ``mu = 0`` also, it must save more CG products than it costs (``_doubling_pays``),
       and the first sketch has ``ZERO_MU_INITIAL_RANK`` columns unless ``initial_rank`` is given;
-    - the preconditioner is dropped (rank 0 is returned, so PCG runs as plain CG) when the
-      iterations it saves do not pay for its application in each of them: measured on the
-      sketch (block product per column, one ``n × ℓ`` projector application).
+    - the preconditioner is dropped (rank 0 is returned, so PCG runs as plain CG) unless it
+      is predicted to at least halve the iterations (``λ̂_1/λ̂_ℓ ≥ 4`` with ``μ`` added): it
+      costs an ``O(nℓ)`` application in each of them.
 
     ``sketch`` picks the test matrix (see :func:`rnla.nystrom`).
 
@@ -386,21 +382,21 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
     tol = ADAPTIVE_TOL if tol is None else check_positive(tol, "tol")
     max_rank = min(n, DEFAULT_MAX_RANK) if max_rank is None else check_positive_int(
         max_rank, "max_rank", upper=n, upper_name="the dimension of A")
-    cost = CostModel(mu) if check_option(stop, "stop", ("rank", "cost")) == "cost" else None
+    cost = check_option(stop, "stop", ("rank", "cost")) == "cost"
     sketch = check_sketch(sketch)
     if initial_rank is None:
-        initial_rank = ZERO_MU_INITIAL_RANK if cost is not None and mu == 0 else DEFAULT_INITIAL_RANK
+        initial_rank = ZERO_MU_INITIAL_RANK if cost and mu == 0 else DEFAULT_INITIAL_RANK
     ell = min(check_positive_int(initial_rank, "initial_rank"), max_rank)
     rng = _backend.check_random_state(random_state)
     eps = float(xp.finfo(dtype).eps)
     noise = op.noise_level
     T = TestMatrix(sketch, n, xp=xp, dtype=dtype, device=device, rng=rng)
-    Y = _sketch(op, ell, T, cost=cost)
+    Y = _sketch(op, ell, T)
     B, nu, scale = _nystrom_factor(T, Y, xp, mu=mu, noise=noise)
     lam = None
     while True:
         # Only the eigenvalues decide whether to grow; the vectors are computed once, last.
-        if cost is not None or ell < max_rank:
+        if cost or ell < max_rank:
             _, lam = _eigenpairs(xp, B, nu, scale, vectors=False)
         if ell >= max_rank or lam.shape[0] == 0:
             break
@@ -413,21 +409,19 @@ def adaptive_nystrom(op, mu, *, xp, dtype, device, random_state=None, initial_ra
             if last <= tol * math.sqrt(eps) * first:
                 break  # captured, or rounding level (numerical rank reached)
         new = min(ell, max_rank - ell)
-        if cost is not None:
+        if cost:
             positive = _positive(xp, lam)
             if not doubling_gains(positive, mu):
                 break  # flat: a bigger sketch would barely cut the iterations
             if mu == 0 and not _doubling_pays(positive, ell, n, new):
                 break  # a bigger sketch would cost more products than CG would save
-        Y = _sketch(op, new, T, Y, cost=cost)
+        Y = _sketch(op, new, T, Y)
         ell = T.ell
         B, nu, scale = _nystrom_factor(T, Y, xp, mu=mu, noise=noise)
-    if cost is not None:
-        cost.projector(T.Omega)
-        if not cost.keep(_positive(xp, lam)):
-            # Preconditioning would not pay: plain CG (rank 0) costs less than PCG.
-            empty = xp.zeros((n, 0), dtype=dtype, device=device)
-            return NystromApprox(empty, xp.zeros((0,), dtype=dtype, device=device), ell, nu * scale)
+    if cost and not keeps_preconditioner(_positive(xp, lam), mu):
+        # Preconditioning would not pay: plain CG (rank 0) costs less than PCG.
+        empty = xp.zeros((n, 0), dtype=dtype, device=device)
+        return NystromApprox(empty, xp.zeros((0,), dtype=dtype, device=device), ell, nu * scale)
     U, lam = _eigenpairs(xp, B, nu, scale)
     return NystromApprox(U, lam, ell, nu * scale)
 

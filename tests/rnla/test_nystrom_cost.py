@@ -10,7 +10,7 @@ import rnla
 from rnla import as_operator
 from rnla._backend import array_namespace
 from rnla._dense_kernels import cholesky_qr, tall_svd
-from rnla._nystrom_cost import MIN_GAIN, CostModel, doubling_gains
+from rnla._nystrom_cost import MIN_GAIN, doubling_gains, keeps_preconditioner
 from rnla.nystrom import DEFAULT_INITIAL_RANK, ZERO_MU_INITIAL_RANK, adaptive_nystrom
 
 XP = array_namespace(np.ones(1))
@@ -99,17 +99,26 @@ def test_doubling_gains_from_the_decay():
     assert doubling_gains(np.array([3.0, 2.0, 1.0]), 0.0)  # too few values: grow
 
 
-def test_keep_compares_the_iterations_saved_with_the_application_cost():
-    cost = CostModel(0.0)
-    cost.t_column, cost.t_base, cost.t_apply = 1.0, 0.0, 3.0
-    # r = √(λ̂_k/λ̂_1): keep iff r (1 + 3) < 1, i.e. λ̂_k/λ̂_1 < 1/16.
-    assert cost.keep(np.array([1.0, 0.06]))
-    assert not cost.keep(np.array([1.0, 0.07]))
-    assert not cost.keep(np.zeros(0))
-    # A free application still needs r <= MAX_RATIO (λ̂_k/λ̂_1 <= 1/4).
-    cost.t_apply = 0.0
-    assert cost.keep(np.array([1.0, 0.24]))
-    assert not cost.keep(np.array([1.0, 0.26]))
+def test_keeps_preconditioner_needs_a_twofold_predicted_gain():
+    # r = √((λ̂_k + μ)/(λ̂_1 + μ)) <= 1/2, i.e. λ̂_1 + μ >= 4 (λ̂_k + μ).
+    assert keeps_preconditioner(np.array([1.0, 0.24]), 0.0)
+    assert not keeps_preconditioner(np.array([1.0, 0.26]), 0.0)
+    assert not keeps_preconditioner(np.array([1.0, 1e-6]), 1.0)  # mu masks the spread
+    assert not keeps_preconditioner(np.zeros(0), 0.0)
+    assert keeps_preconditioner(np.array([1.0, 1e-6, 1e-9]), 1e-8)
+
+
+def test_cost_rule_is_deterministic_across_block_sizes_and_namespaces():
+    import array_api_strict as xs
+
+    n = 200
+    A = psd_matrix(1.0 / np.arange(1, n + 1), seed=9)
+    a = cost_sketch(A, 1e-3)
+    b = cost_sketch(A, 1e-3)
+    As = xs.asarray(A)
+    s = adaptive_nystrom(as_operator(As), 1e-3, xp=array_namespace(As), dtype=xs.float64, device=None,
+                         random_state=0, stop="cost")
+    assert a.sketch_size == b.sketch_size == s.sketch_size and a.rank == b.rank == s.rank
 
 
 def test_cost_rule_product_count_is_the_sketch():
