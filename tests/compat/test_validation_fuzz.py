@@ -331,7 +331,7 @@ class Case:
 def _solve_args(**extra):
     # x0 may be SciPy's keyword 'Mb': a string is an accepted kind there (ValueError).
     x0 = _expect(vector_arg(N, none_ok=True), value=("str_abc", "str_empty"), force=True)
-    return {"A": matrix_arg((N, N), size_known=True), "b": vector_arg(N), "x0": x0,
+    return {"A": matrix_arg((N, N), size_known=True), "b": vector_arg(N, allow=("matrix",)), "x0": x0,
             "rtol": real_arg(inf_ok=True), "atol": real_arg(inf_ok=True),
             "maxiter": int_arg(none_ok=True, huge="ok"), "callback": callable_arg(),
             "full_output": bool_arg(), **extra}
@@ -391,6 +391,20 @@ _case("slq", lambda: {"A": A_SPD, "f": np.log, "num_probes": 4, "num_steps": 5, 
       lambda **kw: rnla.slq(**kw),
       {"A": matrix_arg((N, N)), "f": callable_arg(none_ok=False),
        "num_probes": int_arg(huge="bad"), "num_steps": int_arg(huge="ok"),
+       "random_state": random_state_arg(), "full_output": bool_arg()})
+
+_case("logdet", lambda: {"A": A_SPD, "mu": 0.1, "num_probes": 4, "num_steps": 5, "random_state": 0},
+      lambda **kw: rnla.logdet(**kw),
+      {"A": matrix_arg((N, N)), "mu": real_arg(), "method": option_arg(), "rtol": real_arg(),
+       "atol": real_arg(), "num_probes": auto_arg(int_arg(huge="bad")),
+       "num_steps": auto_arg(int_arg(huge="ok")), "max_probes": int_arg(huge="ok"),
+       "random_state": random_state_arg(), "full_output": bool_arg()})
+
+_case("trace_inv", lambda: {"A": A_SPD, "mu": 0.1, "num_probes": 4, "num_steps": 5, "random_state": 0},
+      lambda **kw: rnla.trace_inv(**kw),
+      {"A": matrix_arg((N, N)), "mu": real_arg(), "method": option_arg(), "rtol": real_arg(),
+       "atol": real_arg(), "num_probes": auto_arg(int_arg(huge="bad")),
+       "num_steps": auto_arg(int_arg(huge="ok")), "max_probes": int_arg(huge="ok"),
        "random_state": random_state_arg(), "full_output": bool_arg()})
 
 _case("spectral_density",
@@ -831,7 +845,8 @@ def test_valid_call_holds_no_nan(case):
 def test_every_public_callable_is_fuzzed():
     fuzzed = {c.func.split(".")[0].split("[")[0] for c in CASES}
     skipped = {  # not callables that take user input, or covered through another case
-        "EigshNoConvergence", "LanczosResult", "NotPositiveSemidefiniteError", "SLQResult",
+        "BlockSolveResult", "EigshNoConvergence", "LanczosResult", "NotPositiveDefiniteError",
+        "NotPositiveSemidefiniteError", "SLQResult", "SpectralSumResult",
         "SolveResult", "TraceResult", "plot_spectral_density",
     }
     public = (set(rnla.__all__) | set(optim.__all__)) - skipped
