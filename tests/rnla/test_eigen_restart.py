@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from helpers import CountingLinearOperator, psd_matrix
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rnla import _restart, eigen, eigsh
 
@@ -194,3 +196,22 @@ def test_linear_operator_input_matches_matrix():
     w_m = eigsh(L, 8, which="SA", v0=v0, return_eigenvectors=False)
     np.testing.assert_allclose(w_op, w_m, rtol=0, atol=1e-12)
     check_pairs(L, w_op, V_op, np.linalg.eigvalsh(L.toarray())[:8], 1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(30, 120), k=st.integers(1, 12), which=st.sampled_from(["SA", "LA"]),
+       clusters=st.integers(1, 6), seed=st.integers(0, 2**16))
+def test_property_matches_eigh_with_default_basis(n, k, which, clusters, seed):
+    # Spectra made of a few tight clusters (spread 1e-7) plus noise: many restarts with the
+    # grown basis and the one-pass reorthogonalisation; pairs must match eigh.
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-1.0, 1.0, clusters)
+    lam = centres[rng.integers(0, clusters, n)] + 1e-7 * rng.standard_normal(n)
+    lam[: n // 2] = rng.uniform(-1.0, 1.0, n // 2)
+    A = psd_matrix(lam, seed=seed)
+    ref = np.linalg.eigvalsh(A)
+    ref = ref[:k] if which == "SA" else ref[-k:]
+    w, V = eigsh(A, k, which=which, random_state=seed)
+    np.testing.assert_allclose(w, ref, rtol=0, atol=1e-9)
+    assert np.max(np.linalg.norm(A @ V - V * w, axis=0)) <= 1e-9
+    assert np.linalg.norm(V.T @ V - np.eye(k)) <= 1e3 * EPS * k
