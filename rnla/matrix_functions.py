@@ -50,6 +50,11 @@ MAX_STEPS = 480
 SLQ_PRODUCTS = {"logdet": 400, "trace_inv": 1200}
 #: How many factorisation flops one flop of a thin block product is worth, in the cost model.
 THIN_BLOCK_COST = 2.5
+#: The same for a GramOperator, whose block products pass over X twice per Lanczos step (measured
+#: 8-22 against forming XᵀX, benchmarks/logdet.py problem G).
+GRAM_BLOCK_COST = 8.0
+#: Largest n ``method='auto'`` factorises densely (the n × n copy: 512 MB in float64).
+DENSE_EXACT_MAX = 8000
 #: Largest sparse matrix ``method='auto'`` factorises (fill-in cannot be predicted cheaply).
 SPARSE_EXACT_MAX = 2000
 #: Columns per block when an operator is formed for ``'exact'``.
@@ -131,7 +136,8 @@ def logdet(A, *, mu=0.0, method="auto", rtol=1e-2, atol=0.0, num_probes="auto", 
         ``'slq'``: stochastic Lanczos quadrature. ``'auto'`` takes ``'exact'`` when its flop
         count is below 2.5 times that of 400 products (thin block products run at about
         40 % of a factorisation's speed): dense ``n`` up to about 6000, sparse ``n`` up
-        to 2000, a Gram operator of ``N × d`` data up to about ``d = 2000``; ``'slq'`` otherwise.
+        to 2000, a Gram operator of ``N × d`` data (``N ≫ d``; its products weigh 8×: two
+        passes over the data per step) up to about ``d = 6000``; ``'slq'`` otherwise.
     rtol, atol : float, default 1e-2, 0
         SLQ stops adding probes (``num_probes='auto'``) once ``error_estimate <=
         max(rtol·|estimate|, atol)``, and adds Lanczos steps (``num_steps='auto'``) while
@@ -212,7 +218,8 @@ def trace_inv(A, *, mu=0.0, method="auto", rtol=1e-2, atol=0.0, num_probes="auto
         count is below 2.5 times that of 1200 products (thin block products run at about
         40 % of a factorisation's speed; SLQ for ``1/t`` needs 700-2700 products on the
         benchmarks): dense ``n`` up to about 6000, sparse ``n`` up to 2000, a Gram operator
-        of ``N × d`` data (``N ≫ d``) up to about ``d = 6000``; ``'slq'`` otherwise.
+        of ``N × d`` data (``N ≫ d``; its products weigh 8×: two passes over the data per
+        step) up to ``d = 8000``, the largest dense copy it makes; ``'slq'`` otherwise.
     rtol, atol : float, default 1e-2, 0
         SLQ stops adding probes (``num_probes='auto'``) once ``error_estimate <=
         max(rtol·|estimate|, atol)``, and adds Lanczos steps (``num_steps='auto'``) while
@@ -318,15 +325,19 @@ def _product_flops(A, op):
 def _choose(kind, A, op):
     """``'exact'`` when the factorisation costs less than :data:`SLQ_PRODUCTS` products of ``kind``.
 
-    Flops of the products count :data:`THIN_BLOCK_COST` times those of a factorisation: thin
-    block products are memory-bound where Cholesky and forming a Gram matrix run at BLAS-3 speed
-    (measured on 2 cores: 19-22 GFlop/s against 36-51 GFlop/s).
+    Flops of the products count :data:`THIN_BLOCK_COST` (:data:`GRAM_BLOCK_COST` for a Gram
+    operator) times those of a factorisation: thin block products are memory-bound where
+    Cholesky and forming a Gram matrix run at BLAS-3 speed (measured on 2 cores: 19-22 GFlop/s
+    against 36-51 GFlop/s). Nothing above :data:`DENSE_EXACT_MAX` is factorised densely.
     """
     n = op.shape[0]
-    slq_cost = THIN_BLOCK_COST * SLQ_PRODUCTS[kind] * _product_flops(A, op)
+    weight = GRAM_BLOCK_COST if isinstance(op, GramOperator) else THIN_BLOCK_COST
+    slq_cost = weight * SLQ_PRODUCTS[kind] * _product_flops(A, op)
     factor = n**3 / 3 + (2 * n**3 / 3 if kind == "trace_inv" else 0.0)
     if _backend.is_sparse(A):
         return "exact" if n <= SPARSE_EXACT_MAX and _is_scipy_sparse(A) else "slq"
+    if n > DENSE_EXACT_MAX:
+        return "slq"
     if isinstance(op, GramOperator):
         X = op.X
         form = 2.0 * (X.nnz if _backend.is_sparse(X) else X.shape[0] * X.shape[1]) * n
