@@ -15,6 +15,7 @@ import numpy as np
 
 import rnla
 from rnla import _backend
+from rnla._sketch_ops import check_sketch
 from rnla._validation import check_array, check_auto_or, check_positive, check_positive_int
 
 from ._finite_sum import _FiniteSum, check_product_input
@@ -160,7 +161,8 @@ def _check_rho(rho):
     return check_auto_or(rho, "rho", check_positive)
 
 
-def hessian_preconditioner(problem, w, *, rank=DEFAULT_RANK, batch_size=None, rho="auto", random_state=None):
+def hessian_preconditioner(problem, w, *, rank=DEFAULT_RANK, batch_size=None, rho="auto", random_state=None,
+                           sketch="gaussian"):
     """Nyström preconditioner of the Hessian of ``problem`` at ``w`` from a random batch.
 
     Sketches the data Hessian ``H_S = A_Sᵀ diag(s ℓ''_S) A_S / |S|`` of a uniformly random
@@ -184,6 +186,8 @@ def hessian_preconditioner(problem, w, *, rank=DEFAULT_RANK, batch_size=None, rh
         row-normalised data).
     random_state : None, int or numpy.random.Generator
         Seed of the batch and the sketch.
+    sketch : str or callable, default 'gaussian'
+        Test matrix of the Nyström sketch, passed to :func:`rnla.nystrom` (which lists the kinds).
 
     Returns
     -------
@@ -205,10 +209,12 @@ def hessian_preconditioner(problem, w, *, rank=DEFAULT_RANK, batch_size=None, rh
     rho = _check_rho(rho)
     dim = w.shape[0]
     rank = check_positive_int(rank, "rank", upper=dim, upper_name="the number of parameters")
+    sketch = check_sketch(sketch)  # before the sketch: its ValueError is not the PSD one below
     batch = _random_batch(problem, w, batch_size, rng)
     H = batch.hessian_operator(w)
     try:
-        approx = rnla.nystrom(H, rank, oversample=min(10, dim - rank), random_state=rng, like=w)
+        approx = rnla.nystrom(H, rank, oversample=min(10, dim - rank), random_state=rng, like=w,
+                              sketch=sketch)
     except ValueError as exc:
         raise ValueError(f"the sketched Hessian at w is not positive semidefinite ({exc}); the Sketchy "
                          "methods need a convex objective") from None

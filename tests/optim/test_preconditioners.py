@@ -711,3 +711,27 @@ def test_smoothness_power_iteration_is_the_symmetric_one(num_iters):
     assert est == pytest.approx(v @ M @ v, rel=1e-12)
     if num_iters == 40:
         assert est == pytest.approx(np.linalg.eigvalsh((M + M.T) / 2)[-1], rel=1e-4)
+
+
+def test_hessian_preconditioner_sketch_passed_to_nystrom():
+    """``sketch='gaussian'`` is the default; a kind rnla does not know is a ValueError naming sketch."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((400, 30)) * np.logspace(0, -3, 30)
+    prob = LeastSquares(X, rng.standard_normal(400), reg=1e-6)
+    a = hessian_preconditioner(prob, np.zeros(30), random_state=0)
+    b = hessian_preconditioner(prob, np.zeros(30), random_state=0, sketch="gaussian")
+    np.testing.assert_array_equal(a.U, b.U)
+    np.testing.assert_array_equal(a.eigvals, b.eigvals)
+    with pytest.raises(ValueError, match="sketch must be one of"):
+        hessian_preconditioner(prob, np.zeros(30), random_state=0, sketch="hadamard")
+    with pytest.raises(TypeError, match="sketch"):
+        hessian_preconditioner(prob, np.zeros(30), random_state=0, sketch=3)
+    for kind in ("sparse_sign", "srtt"):  # the other kinds, where rnla implements them
+        try:
+            P = hessian_preconditioner(prob, np.zeros(30), batch_size=400, random_state=0, sketch=kind)
+        except NotImplementedError:
+            continue
+        H = X.T @ X / 400
+        assert P.rank == 10
+        top = np.linalg.eigvalsh(H)[-1]
+        assert P.eigvals[0] == pytest.approx(top, rel=1e-2)
