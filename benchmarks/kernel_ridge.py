@@ -5,8 +5,8 @@ Problems: R2's 8-dimensional inputs (``estimators._r2_inputs``: ``y = sin(Zv/2) 
 bundled diabetes data set (scaled, 75/25 split). Ours with ``solver='auto'`` and each named
 solver against ``KernelRidge`` in the same process; times are medians of ``--repeats`` fits
 (one above 60 s). "pred. diff" is ``‖p − p_KR‖ / ‖p_KR‖`` of the held-out predictions. The inducing-point mode
-(``solver='inducing'``) runs at n = 50000 and 200000 with M = 1000..4000 centres, each in a
-child process so that its peak resident memory (``ru_maxrss``) is its own.
+(``solver='inducing'``, ``tol=1e-3``) runs at n = 50000 and 200000 with M = 1000..4000 centres,
+each in a child process so that its peak resident memory (``ru_maxrss``) is its own.
 
     OPENBLAS_NUM_THREADS=2 python benchmarks/kernel_ridge.py --quick   # n <= 8000, < 2 min
     OPENBLAS_NUM_THREADS=2 python benchmarks/kernel_ridge.py           # full, < 8 min
@@ -41,6 +41,9 @@ from optim import NystromKernelRidge
 
 N_TEST = 2000
 GAMMA, ALPHA = 0.125, 1e-3
+#: FALKON's fits stop at a loose residual: the held-out R² is the same as at 1e-6 to 4 digits
+#: (n = 20000, M = 1000: 0.9602 at 1e-3, 0.9600 at 1e-6) for a third of the iterations.
+INDUCING_TOL = 1e-3
 
 
 def r2_problem(n):
@@ -84,8 +87,8 @@ def compare(name, data, gamma, alpha, solvers, repeats):
 def inducing_one(n, m, max_memory):
     """One inducing-point fit (run in a child process): prints a JSON line."""
     X, y, X_te, y_te = r2_problem(n)
-    est = NystromKernelRidge(alpha=ALPHA, gamma=GAMMA, solver="inducing", n_components=m, random_state=0,
-                             max_memory=max_memory)
+    est = NystromKernelRidge(alpha=ALPHA, gamma=GAMMA, solver="inducing", n_components=m, tol=INDUCING_TOL,
+                             random_state=0, max_memory=max_memory)
     t0 = time.perf_counter()
     _fit(est, X, y)
     seconds = time.perf_counter() - t0
@@ -144,8 +147,8 @@ def main(argv=None):
     parts += ["### diabetes (442 × 10, scaled, 75/25), RBF γ = 0.02, alpha = 1", "",
               markdown_table(["estimator", "fit time [s]", "time / KR", "held-out R²", "pred. diff",
                               "solver, rank, CG iterations"], rows), ""]
-    configs = ([(50000, 1000), (50000, 2000)] if args.quick
-               else [(50000, 1000), (50000, 4000), (200000, 1000), (200000, 2000), (200000, 4000)])
+    configs = ([(50000, 1000)] if args.quick
+               else [(50000, 1000), (50000, 4000), (200000, 1000), (200000, 2000)])
     rows = inducing_rows(configs, args.max_memory)
     parts += [f"### Inducing points (FALKON), R2 inputs, RBF γ = {GAMMA}, alpha = {ALPHA:g}", "",
               "Peak memory is the fit's process's resident peak (data, K_nM when it fits `max_memory`, "

@@ -257,7 +257,7 @@ class NystromKernelRidge(RegressorMixin, BaseEstimator):
         if not direct_fits:
             return "pcg", hold, f"the kernel ({gib:.3g} GiB) does not fit max_memory={max_memory} bytes"
         if not positive:
-            return "direct", direct_hold, "alpha = 0: a dense minimum-norm solve"
+            return "direct", direct_hold, "alpha = 0 for every target: the minimum-norm solution K⁺y"
         d_cost = direct_cost(n, positive)
         floor = len(positive) * (math.ceil(0.5 * math.log(2.0 / tol)) + 1)
         if d_cost <= pcg_cost(n, DEFAULT_INITIAL_RANK, floor, 1):
