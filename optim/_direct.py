@@ -31,7 +31,8 @@ from rnla import _backend
 
 __all__ = ["lbfgs", "newton_cholesky", "ridge_direct"]
 
-#: Dense rows are centred and multiplied in blocks of about this many entries (32 MiB in float64).
+#: Dense rows are centred and multiplied in blocks of at most this many entries (32 MiB in
+#: float64) and a sixteenth of the rows.
 BLOCK_ENTRIES = 2**22
 #: Armijo constant and backtracking of Newton-Cholesky (scikit-learn uses the same 1e-4 / halving).
 ARMIJO_C = 1e-4
@@ -61,7 +62,9 @@ def centered_gram(X, weights, offset, xp):
             G = G - offset[:, None] * q[None, :] - q[:, None] * offset[None, :] \
                 + total * (offset[:, None] * offset[None, :])
         return G
-    block = max(1, BLOCK_ENTRIES // max(d, 1))
+    # Blocks of at most BLOCK_ENTRIES entries and a sixteenth of the rows: the two working
+    # copies of a block stay below an eighth of X (the fit never copies X).
+    block = max(1, min(BLOCK_ENTRIES // max(d, 1), max(64, -(-n // 16))))
     G = None
     for start in range(0, n, block):
         stop = min(start + block, n)
@@ -72,7 +75,10 @@ def centered_gram(X, weights, offset, xp):
         # product Zᵀ Z of one array, which NumPy hands to BLAS syrk (half the flops of a gemm).
         Z = Xb if weights is None else Xb * xp.sqrt(weights[start:stop])[:, None]
         part = xp.permute_dims(Z, (1, 0)) @ Z
-        G = part if G is None else G + part
+        if G is None:
+            G = part
+        else:
+            G += part  # in place: no third d × d array
     return G
 
 
@@ -199,15 +205,23 @@ def logistic_hessian(problem, w):
         c = problem.curvature(w)
         n = problem.n_samples
         G = centered_gram(problem.X, c, problem.x_offset, xp)
+        G *= 1.0 / n
         if problem.fit_intercept:
             q = _backend.transpose_matmul(problem.X, c)
             sc = xp.sum(c)
             if problem.x_offset is not None:
                 q = q - sc * problem.x_offset
-            top = xp.concat([G, q[:, None]], axis=1)
-            bottom = xp.reshape(xp.concat([q, xp.reshape(sc, (1,))]), (1, d + 1))
-            G = xp.concat([top, bottom], axis=0)
-        H = G * (1.0 / n)
+            q, sc = q * (1.0 / n), sc * (1.0 / n)
+            if _is_numpy(xp):  # one (d+1)-square array, filled in place
+                H = np.empty((d + 1, d + 1), dtype=G.dtype)
+                H[:d, :d], H[:d, d], H[d, :d], H[d, d] = G, q, q, sc
+            else:
+                top = xp.concat([G, q[:, None]], axis=1)
+                bottom = xp.reshape(xp.concat([q, xp.reshape(sc, (1,))]), (1, d + 1))
+                H = xp.concat([top, bottom], axis=0)
+            del G
+        else:
+            H = G
     else:
         op = problem.batch().hessian_operator(w, include_penalty=False)
         n = problem.n_samples
@@ -227,7 +241,10 @@ def logistic_hessian(problem, w):
     if problem.reg:
         pen = problem._penalty if problem._penalty is not None else xp.ones(dim, dtype=problem.dtype,
                                                                             device=device)
-        H = H + problem.reg * (xp.eye(dim, dtype=problem.dtype, device=device) * pen[None, :])
+        if _is_numpy(xp):
+            H.flat[:: dim + 1] += problem.reg * pen  # the diagonal, in place
+        else:
+            H = H + problem.reg * (xp.eye(dim, dtype=problem.dtype, device=device) * pen[None, :])
     return H
 
 

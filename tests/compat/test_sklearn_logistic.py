@@ -306,7 +306,7 @@ def test_fit_does_not_copy_X(n_classes):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((2000, 300)) + 5.0
     y = rng.integers(0, n_classes, 2000)
-    kw = {"max_iter": 2, "tol": 1e-3, "rank": 5}
+    kw = {"solver": "nncg", "max_iter": 2, "tol": 1e-3, "rank": 5}  # the blocks named above are NNCG's
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est(**kw).fit(X[:50], y[:50])  # warm up imports and caches

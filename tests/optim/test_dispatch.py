@@ -305,3 +305,21 @@ def test_named_solvers_record_themselves_and_no_decision():
         assert est.solver_ == solver and est.decision_ is None
     est = SketchyLogisticRegression(solver="nncg", random_state=0).fit(X, y > 0)
     assert est.solver_ == "nncg" and est.decision_ is None
+
+
+def test_newton_cholesky_does_not_copy_X():
+    # Newton-Cholesky holds a few (d+1)-square matrices (here 0.15 X.nbytes each) and blocks of
+    # a sixteenth of the rows, never a centred copy of X.
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 300)) + 5.0
+    y = rng.integers(0, 2, 4000)
+    SketchyLogisticRegression(solver="newton_cholesky").fit(X[:50], y[:50])
+    tracemalloc.start()
+    try:
+        SketchyLogisticRegression(solver="newton_cholesky").fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 2
