@@ -185,17 +185,19 @@ def ridge_peers(X, y, alpha, fit_intercept):
     return peers
 
 
-def logistic_peers(C, fit_intercept, sparse, quick):
+def logistic_peers(C, fit_intercept, d, quick):
+    # newton-cholesky forms a dense d × d Hessian: not applicable past a few thousand features
+    solvers = ("lbfgs", "newton-cholesky", "newton-cg") if d <= 3000 else ("lbfgs", "newton-cg")
     peers = [(f"LogisticRegression({s})", lambda tol, s=s: LogisticRegression(
         C=C, solver=s, tol=tol, max_iter=20000, fit_intercept=fit_intercept), True)
-        for s in ("lbfgs", "newton-cholesky", "newton-cg")]
+        for s in solvers]
     if not quick:
         peers.append(("LogisticRegression(saga)", lambda tol: LogisticRegression(
             C=C, solver="saga", tol=tol, max_iter=300, fit_intercept=fit_intercept), True))
     return peers
 
 
-def optional_peers(C, fit_intercept, n, sparse):
+def optional_peers(C, fit_intercept, n, d, sparse):
     out, skipped = [], []
     try:
         sklearnex = importlib.import_module("sklearnex.linear_model")
@@ -205,9 +207,13 @@ def optional_peers(C, fit_intercept, n, sparse):
         skipped.append("sklearnex")
     try:
         glum = importlib.import_module("glum")
+        if d > 3000:  # IRLS with a dense d × d Hessian: not applicable past a few thousand features
+            raise LookupError
         out.append(("glum (irls-cd)", lambda tol: glum.GeneralizedLinearRegressor(
             family="binomial", alpha=1.0 / (C * n), l1_ratio=0.0, gradient_tol=tol, max_iter=10000,
             fit_intercept=fit_intercept), True))
+    except LookupError:
+        pass
     except ImportError:
         skipped.append("glum")
     try:
@@ -265,8 +271,8 @@ def run_logistic(quick, repeats):
             b = getattr(est, "intercept_", 0.0)
             return (logistic_objective(X, y, C, coef, b) - fstar) / abs(fstar)
 
-        peers = logistic_peers(C, fi, sp.issparse(X), quick)
-        extra, skipped = optional_peers(C, fi, n, sp.issparse(X))
+        peers = logistic_peers(C, fi, X.shape[1], quick)
+        extra, skipped = optional_peers(C, fi, n, X.shape[1], sp.issparse(X))
         skipped_all.update(skipped)
         results = []
         for pname, make, _ in peers + extra:
