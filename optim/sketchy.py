@@ -5,7 +5,9 @@ arXiv:2211.08597 and arXiv:2309.02014). Each applies ``P⁻¹`` from
 :func:`optim.hessian_preconditioner` to a stochastic gradient, with a step size from the
 preconditioned smoothness constant :func:`optim.preconditioned_smoothness`, refreshed lazily.
 All four share one driver: epochs of ``⌈n / b⌉`` minibatch steps over a fresh random
-permutation, then one full evaluation for the history and the stopping tests.
+permutation, then one full evaluation for the history and the stopping tests. On sparse data
+SGD, SVRG and SAGA keep the iterate as ``v + U c`` (``U`` the preconditioner's basis) so that a step
+never streams the dense basis; the iterates are those of the plain steps up to rounding.
 """
 
 from __future__ import annotations
