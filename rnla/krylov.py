@@ -481,13 +481,14 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
         minimum-norm solution); when every shift is 0, every column is preconditioned as in
         the 1-D case.
     rank : 'auto' or int, default 'auto'
-        Sketch size ``ℓ``. ``'auto'`` starts at 32 columns and doubles, reusing earlier
-        columns, until the smallest sketched eigenvalue ``λ̂_ℓ <= 10 μ`` (so the
-        preconditioned condition number is about 10 or less) or ``ℓ`` reaches
-        ``max_rank``. With ``mu = 0`` that rule cannot hold: the sketch starts at 16 columns
-        and doubles only while the decay of the sketched spectrum predicts that the CG
-        iterations saved pay for the new columns' products (a flat spectrum stops at the first
-        sketch, so the solve costs about what :func:`pcg` costs). An integer fixes ``ℓ``
+        Sketch size ``ℓ``. ``'auto'`` starts at 32 columns (16 for ``mu = 0``) and doubles,
+        reusing earlier columns, until the smallest sketched eigenvalue ``λ̂_ℓ <= 10 μ`` (so
+        the preconditioned condition number is about 10 or less), ``ℓ`` reaches ``max_rank``,
+        or a doubling is no longer predicted (from the decay of the sketched spectrum) to cut
+        CG's iterations by at least 10 %, for any ``mu``. The preconditioner is then kept only
+        if it is predicted to at least halve the iterations; otherwise ``result.rank`` is 0
+        and the solve is plain CG after the probe sketch (a flat spectrum costs the probe's
+        16 or 32 products more than :func:`pcg`). An integer fixes ``ℓ``
         (``1 <= rank <= n``).
     x0, rtol, atol, maxiter, callback
         As in :func:`pcg` (``x0='Mb'`` starts from the Nyström preconditioner applied to
@@ -538,7 +539,9 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
     full_output = check_bool(full_output, "full_output")
     approx = _sketch_for(op, mu, rank, max_rank, xp, dtype, b, random_state, sketch)
     P = NystromPreconditioner(approx, mu)
-    x, info, result = _pcg(op, b, x0, xp, dtype, rtol, atol, maxiter, P.as_operator(), callback, shift=mu)
+    # A dropped preconditioner (rank 0) is the identity: CG without one saves its application.
+    M = P.as_operator() if approx.rank > 0 else None
+    x, info, result = _pcg(op, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift=mu)
     result.rank = approx.rank
     result.sketch_matvecs = approx.sketch_size
     result.matvecs += approx.sketch_size
