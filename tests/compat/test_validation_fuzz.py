@@ -674,7 +674,8 @@ _ESTIMATORS = {
         "gamma": real_arg(low_open=True, none_ok=True),
         "kernel_params": _KERNEL_PARAMS, "n_components": auto_arg(int_arg(huge="ok")),
         "tol": real_arg(), "max_iter": int_arg(none_ok=True, huge="ok"),
-        "block_size": auto_arg(int_arg(huge="ok"))}),
+        "block_size": auto_arg(int_arg(huge="ok")), "solver": option_arg(),
+        "max_memory": real_arg(low_open=True, none_ok=True)}),
     "NystromKernelRidge[poly]": (optim.NystromKernelRidge, Y_REG, {"kernel": "poly"}, {
         "gamma": real_arg(low_open=True, none_ok=True),
         "degree": int_arg(low=0, float_ok=True), "coef0": real_arg(low=None)}),

@@ -993,7 +993,9 @@ def test_binary_probability_column_order():
 def test_kernel_blocks_equal_one_block(monkeypatch):
     X, y, _, sw, X_test = diabetes_kernel_data()
     X, y, sw = X[:100], y[:100], sw[:100]
-    one = NystromKernelRidge(alpha=0.05, gamma=5.0, tol=1e-10, random_state=0).fit(X, y, sample_weight=sw)
+    # solver='pcg' on both: the blocked products are what is compared ('auto' factors n = 100 directly).
+    one = NystromKernelRidge(alpha=0.05, gamma=5.0, tol=1e-10, solver="pcg", n_components=20,
+                             random_state=0).fit(X, y, sample_weight=sw)
 
     shapes = []
     real = optim.kernel_ridge.pairwise_kernels
@@ -1004,7 +1006,8 @@ def test_kernel_blocks_equal_one_block(monkeypatch):
         return K
 
     monkeypatch.setattr(optim.kernel_ridge, "pairwise_kernels", spy)
-    blocked = NystromKernelRidge(alpha=0.05, gamma=5.0, tol=1e-10, block_size=7, random_state=0)
+    blocked = NystromKernelRidge(alpha=0.05, gamma=5.0, tol=1e-10, solver="pcg", n_components=20,
+                                 block_size=7, random_state=0)
     blocked.fit(X, y, sample_weight=sw)
     fit_shapes = list(shapes)
     pred = blocked.predict(X_test)
