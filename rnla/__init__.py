@@ -1,7 +1,7 @@
 """rnla: randomized numerical linear algebra on NumPy, CuPy and any array-API backend."""
 
 from .eigen import EigshNoConvergence, eigsh
-from .krylov import SolveResult, nystrom_pcg, pcg
+from .krylov import BlockSolveResult, SolveResult, nystrom_pcg, pcg
 from .lanczos import LanczosResult, lanczos
 from .matrix_functions import NotPositiveDefiniteError, SpectralSumResult, logdet, trace_inv
 from .nystrom import NotPositiveSemidefiniteError, NystromApprox, NystromPreconditioner, nystrom
@@ -12,6 +12,7 @@ from .trace_estimation import TraceResult, effective_dimension, trace
 __version__ = "0.1.0"
 
 __all__ = [
+    "BlockSolveResult",
     "EigshNoConvergence",
     "GramOperator",
     "LanczosResult",
