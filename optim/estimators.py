@@ -79,11 +79,25 @@ def _centered_gram(X, sw, total, x_mean, xp, device, mask=None):
             out = out * (mask if out.ndim == 1 else mask[:, None])
         return out
 
-    d = X.shape[1]
-    # Centring cancels: products of a (nearly) constant feature are rounding noise of the size of
-    # the uncentred Gram's, which the sketch's symmetry/PSD tests must know (one pass over X).
-    return Operator((d, d), apply, matvec=apply, dtype=X.dtype, xp=xp, device=device,
-                    noise_level=gram.noise_level)
+    return _CentredGram(gram, apply, xp, device)
+
+
+class _CentredGram(Operator):
+    """The centred Gram operator; its rounding level is the uncentred Gram's, computed on demand.
+
+    Centring cancels: products of a (nearly) constant feature are rounding noise of the size of
+    the uncentred Gram's, which the sketch's symmetry/PSD tests must know. That costs a pass over
+    ``X``, so it is taken only when a sketch asks (plain CG and the direct solvers never do).
+    """
+
+    def __init__(self, gram, apply, xp, device):
+        d = gram.shape[0]
+        super().__init__((d, d), apply, matvec=apply, dtype=gram.dtype, xp=xp, device=device)
+        self._gram = gram
+
+    @property
+    def noise_level(self):
+        return self._gram.noise_level
 
 
 #: Entries of ``X`` per block when :func:`_constant_columns` scans rows with zero weights out.
@@ -106,6 +120,8 @@ def _constant_columns(X, sw, xp):
     """
     n, d = X.shape
     if sw is None or bool(xp.all(sw > 0)):
+        if _backend.is_sparse(X) and isinstance(X.data, np.ndarray):
+            return _sparse_constant_columns(X)
         lo, hi = _column_range(X, xp)
         return xp.asarray(lo == hi)
     block = max(1, _SCAN_ENTRIES // max(d, 1))
@@ -119,6 +135,34 @@ def _constant_columns(X, sw, xp):
         blo, bhi = _column_range(_backend.take_rows(xp, rows, keep), xp)
         lo, hi = (blo, bhi) if lo is None else (xp.minimum(lo, blo), xp.maximum(hi, bhi))
     return xp.asarray(lo == hi)
+
+
+def _sparse_constant_columns(X):
+    """:func:`_constant_columns` of a SciPy CSR matrix in one pass over its indices.
+
+    A column is constant when it holds no non-zero (all zeros), or when all its ``n`` entries are
+    stored non-zeros of one value; a column with a zero and a non-zero is not. SciPy's column
+    ``min``/``max`` convert to CSC and sort, several times the cost of the CG iterations on
+    sparse tall problems.
+    """
+    n, d = X.shape
+    if not X.has_canonical_format:  # duplicates sum: count them once
+        X = X.copy()
+        X.sum_duplicates()
+    nonzero = X.data != 0
+    cols = X.indices[nonzero]
+    count = np.bincount(cols, minlength=d)
+    constant = count == 0
+    full = count == n
+    if full.any():  # rare in sparse data: compare min and max of the full columns' values
+        on_full = full[cols]
+        vals, where = X.data[nonzero][on_full], cols[on_full]
+        lo = np.full(d, np.inf)
+        hi = np.full(d, -np.inf)
+        np.minimum.at(lo, where, vals)
+        np.maximum.at(hi, where, vals)
+        constant |= full & (lo == hi)
+    return constant
 
 
 def _direct_history(H, B, W, mus, xp):

@@ -1258,3 +1258,38 @@ def test_constant_feature_detection_sums_duplicate_sparse_entries():
     ours = SketchyRidge(alpha=1.0).fit(X, [1.0, 2.0, 3.0])
     ref = Ridge(alpha=1.0).fit(dense, [1.0, 2.0, 3.0])
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sparse_constant_columns_equal_the_dense_rule(seed):
+    # Columns: all zero, explicit zeros only, full and constant, full and varying, a zero and a
+    # value, constant 7 stored as duplicate pairs 3 + 4 (non-canonical CSR), random; against
+    # min == max of the dense matrix.
+    from optim.estimators import _sparse_constant_columns
+
+    rng = np.random.default_rng(seed)
+    n, d = 6, 8
+    dense = rng.standard_normal((n, d)) * (rng.random((n, d)) < 0.5)
+    dense[:, :2] = 0.0
+    dense[:, 2] = 3.0
+    dense[:, 3] = np.arange(1.0, n + 1)
+    dense[:, 4] = [0.0] + [2.0] * (n - 1)
+    dense[:, 5] = 7.0
+    data, indices, indptr = [], [], [0]
+    for i in range(n):
+        for j in range(d):
+            if j == 1 and i % 2 == 0:
+                data.append(0.0)
+                indices.append(j)  # an explicit zero
+            elif j == 5:
+                data += [3.0, 4.0]
+                indices += [j, j]  # a duplicate pair
+            elif dense[i, j] != 0:
+                data.append(dense[i, j])
+                indices.append(j)
+        indptr.append(len(data))
+    X = sp.csr_matrix((np.array(data), np.array(indices), np.array(indptr)), shape=(n, d))
+    assert not X.has_canonical_format
+    expected = dense.min(axis=0) == dense.max(axis=0)
+    np.testing.assert_array_equal(_sparse_constant_columns(X), expected)
+    np.testing.assert_array_equal(X.toarray(), dense)
