@@ -176,20 +176,31 @@ def _direct_history(H, B, W, mus, xp):
 def _plain_cg(H, B, mus, X0, tol, maxiter, callback, xp, device):
     """Plain CG on ``(H + mus[j] I) x = B[:, j]`` per column: ``(X, results, infos)``.
 
+    The columns of one penalty run as one blocked CG iteration (one block product per step).
     From ``0`` (or a start in the range of ``H``) CG on a consistent singular system (``mu = 0``)
     converges to the minimum-norm solution.
     """
-    d = H.shape[0]
-    columns, results, infos = [], [], []
+    d, k = B.shape
+    groups = {}
     for j, mu in enumerate(mus):
+        groups.setdefault(mu, []).append(j)
+    columns, results, infos = [None] * k, [None] * k, [None] * k
+    for mu, cols in groups.items():
         op = H if mu == 0 else Operator((d, d), lambda V, mu=mu: H @ V + mu * V, dtype=B.dtype, xp=xp,
                                         device=device)
-        x, info, res = pcg(op, B[:, j], None if X0 is None else X0[:, j], rtol=tol, maxiter=maxiter,
-                           callback=callback, full_output=True)
-        res.rank, res.sketch_matvecs = 0, 0
-        columns.append(x)
-        results.append(res)
-        infos.append(info)
+        idx = xp.asarray(cols, device=device)
+        Bc = xp.take(B, idx, axis=1)
+        X0c = None if X0 is None else xp.take(X0, idx, axis=1)
+        if len(cols) == 1:
+            x, info, res = pcg(op, Bc[:, 0], None if X0c is None else X0c[:, 0], rtol=tol, maxiter=maxiter,
+                               callback=callback, full_output=True)
+            parts = [(x, int(info), res)]
+        else:
+            Xc, info, block = pcg(op, Bc, X0c, rtol=tol, maxiter=maxiter, callback=callback, full_output=True)
+            parts = [(Xc[:, i], int(info[i]), block.columns[i]) for i in range(len(cols))]
+        for j, (x, info, res) in zip(cols, parts, strict=True):
+            res.rank, res.sketch_matvecs = 0, 0
+            columns[j], results[j], infos[j] = x, res, info
     return xp.stack(columns, axis=1), results, infos
 
 

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import sklearn
 from sklearn.linear_model import LogisticRegression, Ridge
 
+import optim.estimators
 from optim import SketchyLogisticRegression, SketchyRidge, _dispatch
 from optim._direct import lbfgs, logistic_hessian, newton_cholesky, ridge_direct
 from optim.glm import Logistic
@@ -174,6 +175,29 @@ def test_ridge_solvers_match_sklearn_weighted_multitarget(solver, sparse):
     assert est.solver_ in (solver, "cg", "cholesky", "nystrom_pcg")
     assert rel(est.coef_, ref.coef_) < 1e-8
     np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_ridge_cg_runs_targets_of_one_alpha_as_one_block(sparse, monkeypatch):
+    # Three targets, two penalties: the two columns of alpha = 1 share one blocked CG solve.
+    X, Y = tall(seed=8, n=300, d=15, targets=3)
+    if sparse:
+        X = sp.csr_matrix(np.where(np.abs(X) > 3, X, 0.0))
+    alphas = np.array([1.0, 10.0, 1.0])
+    calls = []
+    real = optim.estimators.pcg
+
+    def spy(A, b, *args, **kw):
+        calls.append(b.shape)
+        return real(A, b, *args, **kw)
+
+    monkeypatch.setattr(optim.estimators, "pcg", spy)
+    est = SketchyRidge(alpha=alphas, solver="cg", tol=1e-12).fit(X, Y)
+    assert sorted(calls, key=len) == [(15,), (15, 2)]
+    ref = Ridge(alpha=alphas, solver="sparse_cg" if sparse else "cholesky", tol=1e-14,
+                max_iter=100000).fit(X, Y)
+    assert rel(est.coef_, ref.coef_) < 1e-8
+    assert est.n_iter_.shape == (3,) and all(est.n_iter_ > 0)
 
 
 @pytest.mark.parametrize("solver", RIDGE_SOLVERS)
