@@ -367,3 +367,17 @@ def test_every_message_starts_with_the_name(func, args, name):
     with pytest.raises((TypeError, ValueError)) as info:
         func(args[0], name, *args[1:])
     assert str(info.value).startswith(name + " ") or str(info.value).startswith(name + "=")
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([1.0, 2.0], True), ([1.0, np.nan], False), ([np.inf, 1.0], False), ([np.inf, -np.inf], False),
+    ([1e308, 1e308], True), ([1e308, 1e308, np.nan], False), ([], True),
+])
+def test_all_finite_is_the_elementwise_test(values, expected):
+    from rnla._validation import all_finite
+
+    for dtype in (np.float64, np.float32):
+        x = np.asarray(values, dtype=np.float64)
+        if dtype is np.float32:
+            x = np.where(np.abs(x) == 1e308, 3e38, x).astype(np.float32)  # float32 sums overflow too
+        assert all_finite(np, x) == bool(np.all(np.isfinite(x))) == expected
