@@ -51,7 +51,7 @@ def poisson2d(m):
 
 def random_sparse_spd(n, seed=0):
     """Symmetric sparse matrix, about 10 nonzeros per row, made SPD by diagonal dominance (flat)."""
-    R = sp.random(n, n, density=5.0 / n, random_state=seed, format="csr")
+    R = sp.random(n, n, density=5.0 / n, random_state=np.random.default_rng(seed), format="csr")
     S = R + R.T
     return (S + sp.diags(np.abs(S).sum(axis=1).A1 + 1.0)).tocsr()
 
@@ -86,7 +86,8 @@ def part1(quick, repeats):
     A = (A + A.T) / 2
     rows += sketch_rows(f"dense {n}² PSD, λ_i = 1/i²", A, 100, lam[:10], repeats)
     m, d = (40000, 4000) if quick else (200000, 20000)
-    X = sp.random(m, d, density=5e-4, random_state=1, format="csr")
+    # a Generator: with an int seed SciPy samples the indices through a permutation of all m·d
+    X = sp.random(m, d, density=5e-4, random_state=np.random.default_rng(1), format="csr")
     G = rnla.GramOperator(X)
     ref = rnla.nystrom(G, 100, oversample=100, random_state=9).eigvals[:10]
     rows += sketch_rows(f"Gram of sparse X {m}×{d} (density 5e-4)", G, 100, np.asarray(ref), repeats)
