@@ -18,8 +18,11 @@ from . import _backend
 def _cholesky_pass(xp, B):
     """``(Q, R)`` with ``B = Q R`` from ``chol(BᵀB)`` (``LinAlgError`` if not positive definite)."""
     L = _backend.cholesky(xp, B.T @ B)
-    Q = _backend.solve_triangular(xp, L, B.T, lower=True).T
-    return Q, L.T
+    # Q = B L⁻ᵀ by a gemm with the small ℓ × ℓ inverse, all in the array library's own BLAS:
+    # with NumPy, SciPy's triangular solve runs on a second OpenBLAS whose idle threads spin
+    # against NumPy's (8 ms per pass on 4096×32 with two threads, against 0.1 ms of work).
+    # The second CholeskyQR pass restores orthogonality to rounding either way.
+    return B @ xp.linalg.inv(L).T, L.T
 
 
 def cholesky_qr(xp, B):
