@@ -24,6 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
 from rnla import _backend
+from rnla._block_pcg import block_pcg, prepare_block
 from rnla._validation import check_option, check_real
 from rnla.krylov import pcg
 from rnla.operators import GramOperator, Operator
@@ -176,32 +177,26 @@ def _direct_history(H, B, W, mus, xp):
 def _plain_cg(H, B, mus, X0, tol, maxiter, callback, xp, device):
     """Plain CG on ``(H + mus[j] I) x = B[:, j]`` per column: ``(X, results, infos)``.
 
-    The columns of one penalty run as one blocked CG iteration (one block product per step).
+    Several columns run as one blocked CG iteration with one shift per column (one block
+    product per step, whatever the penalties); one column runs the 1-D :func:`rnla.pcg`.
     From ``0`` (or a start in the range of ``H``) CG on a consistent singular system (``mu = 0``)
     converges to the minimum-norm solution.
     """
     d, k = B.shape
-    groups = {}
-    for j, mu in enumerate(mus):
-        groups.setdefault(mu, []).append(j)
-    columns, results, infos = [None] * k, [None] * k, [None] * k
-    for mu, cols in groups.items():
-        op = H if mu == 0 else Operator((d, d), lambda V, mu=mu: H @ V + mu * V, dtype=B.dtype, xp=xp,
-                                        device=device)
-        idx = xp.asarray(cols, device=device)
-        Bc = xp.take(B, idx, axis=1)
-        X0c = None if X0 is None else xp.take(X0, idx, axis=1)
-        if len(cols) == 1:
-            x, info, res = pcg(op, Bc[:, 0], None if X0c is None else X0c[:, 0], rtol=tol, maxiter=maxiter,
-                               callback=callback, full_output=True)
-            parts = [(x, int(info), res)]
-        else:
-            Xc, info, block = pcg(op, Bc, X0c, rtol=tol, maxiter=maxiter, callback=callback, full_output=True)
-            parts = [(Xc[:, i], int(info[i]), block.columns[i]) for i in range(len(cols))]
-        for j, (x, info, res) in zip(cols, parts, strict=True):
-            res.rank, res.sketch_matvecs = 0, 0
-            columns[j], results[j], infos[j] = x, res, info
-    return xp.stack(columns, axis=1), results, infos
+    if k == 1:
+        op = H if mus[0] == 0 else Operator((d, d), lambda V: H @ V + mus[0] * V, dtype=B.dtype, xp=xp,
+                                            device=device)
+        x, info, res = pcg(op, B[:, 0], None if X0 is None else X0[:, 0], rtol=tol, maxiter=maxiter,
+                           callback=callback, full_output=True)
+        X, results, infos = xp.reshape(x, (d, 1)), [res], [int(info)]
+    else:
+        op, B, X0, xp, dtype = prepare_block(H, B, X0)
+        maxiter = 10 * d if maxiter is None else maxiter
+        X, info, results, _ = block_pcg(op, B, X0, xp, dtype, tol, 0.0, maxiter, callback, shifts=mus)
+        infos = [int(i) for i in info]
+    for res in results:
+        res.rank, res.sketch_matvecs = 0, 0
+    return X, results, infos
 
 
 class SketchyRidge(RegressorMixin, LinearEstimatorBase):

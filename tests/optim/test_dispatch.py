@@ -181,22 +181,27 @@ def test_ridge_solvers_match_sklearn_weighted_multitarget(solver, sparse):
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
-def test_ridge_cg_runs_targets_of_one_alpha_as_one_block(sparse, monkeypatch):
-    # Three targets, two penalties: the two columns of alpha = 1 share one blocked CG solve.
+def test_ridge_cg_runs_all_targets_as_one_block(sparse, monkeypatch):
+    # Three targets, two penalties: one blocked CG solve with one shift per column, no 1-D solve.
     X, Y = tall(seed=8, n=300, d=15, targets=3)
     if sparse:
         X = sp.csr_matrix(np.where(np.abs(X) > 3, X, 0.0))
     alphas = np.array([1.0, 10.0, 1.0])
     calls = []
-    real = optim.estimators.pcg
+    real_block, real_pcg = optim.estimators.block_pcg, optim.estimators.pcg
 
-    def spy(A, b, *args, **kw):
-        calls.append(b.shape)
-        return real(A, b, *args, **kw)
+    def spy_block(op, B, *args, **kw):
+        calls.append(("block", B.shape, tuple(kw["shifts"])))
+        return real_block(op, B, *args, **kw)
 
-    monkeypatch.setattr(optim.estimators, "pcg", spy)
+    def spy_pcg(A, b, *args, **kw):
+        calls.append(("pcg", b.shape))
+        return real_pcg(A, b, *args, **kw)
+
+    monkeypatch.setattr(optim.estimators, "block_pcg", spy_block)
+    monkeypatch.setattr(optim.estimators, "pcg", spy_pcg)
     est = SketchyRidge(alpha=alphas, solver="cg", tol=1e-12).fit(X, Y)
-    assert sorted(calls, key=len) == [(15,), (15, 2)]
+    assert calls == [("block", (15, 3), (1.0 / 300, 10.0 / 300, 1.0 / 300))]
     ref = Ridge(alpha=alphas, solver="sparse_cg" if sparse else "cholesky", tol=1e-14,
                 max_iter=100000).fit(X, Y)
     assert rel(est.coef_, ref.coef_) < 1e-8
