@@ -213,6 +213,18 @@ def ridge_after_probe(s: Shape, remaining, n_penalties=1, maxiter=None):
     return Decision(best, costs, f"the probe predicts {worst:.0f} more plain CG iterations")
 
 
+def newton_cholesky_seconds(s: Shape, n_classes, pass_seconds):
+    """:data:`NEWTON_ITERATIONS` Newton-Cholesky steps, each forming the ``dim × dim`` Hessian
+    (``dim = (d+1)K``), factoring it and making two passes of ``pass_seconds``; ``inf`` past
+    :data:`DIRECT_MAX_DIM`."""
+    k = n_classes
+    dim = (s.d + 1) * k
+    if dim > DIRECT_MAX_DIM:
+        return math.inf
+    form = _gram_seconds(s, True) if k == 1 else s.product(dim) * k
+    return NEWTON_ITERATIONS * (form + dim**3 / 3.0 / FACTOR_RATE + 2 * pass_seconds + NEWTON_OVERHEAD)
+
+
 def logistic_costs(s: Shape, n_classes, rate, reduction, numpy_backend=True):
     """Predicted seconds of newton_cholesky, lbfgs and nncg on a logistic problem.
 
@@ -222,11 +234,7 @@ def logistic_costs(s: Shape, n_classes, rate, reduction, numpy_backend=True):
     k = n_classes
     dim = (s.d + 1) * k
     pass_seconds = s.product(k) + ITERATION_OVERHEAD  # margins and gradient (or one Hessian product)
-    if dim > DIRECT_MAX_DIM or (s.sparse and s.d > DIRECT_MAX_DIM):
-        newton = math.inf
-    else:
-        form = _gram_seconds(s, True) if k == 1 else s.product(dim) * k
-        newton = NEWTON_ITERATIONS * (form + dim**3 / 3.0 / FACTOR_RATE + 2 * pass_seconds + NEWTON_OVERHEAD)
+    newton = newton_cholesky_seconds(s, k, pass_seconds)
     # CG ends in at most dim steps in exact arithmetic; allow for rounding (10 dim).
     plain = min(iterations_to(rate, reduction), 10.0 * dim)
     lbfgs_iterations = max(LBFGS_ITERATION_FACTOR * plain, LBFGS_MIN_ITERATIONS)
@@ -242,13 +250,9 @@ def logistic_costs(s: Shape, n_classes, rate, reduction, numpy_backend=True):
 def logistic_upfront(s: Shape, n_classes):
     """Newton-Cholesky without a probe when its whole run costs less than the probe would."""
     k = n_classes
-    dim = (s.d + 1) * k
-    if dim > DIRECT_MAX_DIM:
-        return None
-    form = _gram_seconds(s, True) if k == 1 else s.product(dim) * k
-    newton = NEWTON_ITERATIONS * (form + dim**3 / 3.0 / FACTOR_RATE + 2 * s.product(k) + NEWTON_OVERHEAD)
+    newton = newton_cholesky_seconds(s, k, s.product(k))
     probe = PROBE_ITERATIONS * (s.product(k) + ITERATION_OVERHEAD)
-    if newton <= UPFRONT_FACTOR * probe:
+    if math.isfinite(newton) and newton <= UPFRONT_FACTOR * probe:
         return Decision("newton_cholesky", {"newton_cholesky": newton, "probe": probe},
                         f"Newton-Cholesky costs less than {UPFRONT_FACTOR:g}× the "
                         f"{PROBE_ITERATIONS}-product probe")
