@@ -25,6 +25,30 @@ def _cholesky_pass(xp, B):
     return B @ xp.linalg.inv(L).T, L.T
 
 
+def right_solve_lower_t(xp, Y, L):
+    """``Y L⁻ᵀ`` for a tall ``n × ℓ`` block ``Y`` and a small lower-triangular ``L`` (``ℓ × ℓ``).
+
+    In the array library's own BLAS: ``Y`` times the inverse of ``L``, then one step of
+    iterative refinement (``X += (Y − X Lᵀ) L⁻ᵀ``), three ``gemm`` in all. With NumPy, SciPy's
+    triangular solve runs on SciPy's OpenBLAS, whose idle threads then spin against NumPy's
+    next call (measured: a 0.25 ms solve and a 0.13 ms product cost 8 ms together with two
+    threads). The refinement brings the residual to the level a triangular solve reaches.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnla._backend import array_namespace
+    >>> rng = np.random.default_rng(0)
+    >>> L = np.tril(rng.standard_normal((4, 4))) + 4 * np.eye(4)
+    >>> Y = rng.standard_normal((30, 4))
+    >>> bool(np.allclose(right_solve_lower_t(array_namespace(Y), Y, L) @ L.T, Y))
+    True
+    """
+    inv_t = xp.linalg.inv(L).T
+    X = Y @ inv_t
+    return X + (Y - X @ L.T) @ inv_t
+
+
 def cholesky_qr(xp, B):
     """Thin QR of the tall full-rank ``B`` by CholeskyQR2, Householder QR when that fails.
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
-from ._dense_kernels import tall_svd
+from ._dense_kernels import right_solve_lower_t, tall_svd
 from ._sketch_ops import TestMatrix, check_sketch
 from ._validation import (
     check_array,
@@ -176,7 +176,7 @@ def _nystrom_factor(T, Y, xp, name="A", *, mu=0.0, noise=None):
     C = (core + core.T) * 0.5 + nu * G
     try:
         L = _backend.cholesky(xp, C)
-        B = _backend.solve_triangular(xp, L, Y_nu.T, lower=True).T
+        B = right_solve_lower_t(xp, Y_nu, L)
     except np.linalg.LinAlgError:
         B = _eigh_factor(xp, C, Y_nu, name, slack=math.sqrt(eps) * mu_s + 2.0 * noise_s)
         if B is None:
