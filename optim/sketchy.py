@@ -15,9 +15,7 @@ from __future__ import annotations
 import math
 import time
 
-import array_api_compat
 import numpy as np
-import scipy.linalg
 from scipy.optimize import OptimizeResult
 
 from rnla import _backend
@@ -33,7 +31,8 @@ from rnla._validation import (
 
 from ._common import Progress, callback_stops, check_start, copy_array, diverged
 from ._finite_sum import _FiniteSum
-from .glm import _GLM, GLMBatch, LeastSquares
+from ._sketchy_split import split_epoch, uses_split
+from .glm import _GLM, LeastSquares
 from .preconditioners import (
     DEFAULT_RANK,
     SketchyPreconditioner,
@@ -68,7 +67,7 @@ class _Context:
         self.precond = None
         self.smoothness = None
         self.lr = None
-        self.split = _uses_split(self)
+        self.split = uses_split(problem, xp, batch_size)
 
     def batches(self):
         """Index arrays of one epoch: a fresh permutation cut into ``⌈n/b⌉`` batches."""
@@ -90,7 +89,7 @@ def _vr_lr(L, reg, n):
 
 def _sgd_epoch(ctx, w, g, state):
     if ctx.split:
-        return _split_epoch(ctx, w)[0]
+        return split_epoch(ctx, w)[0]
     P, lr, problem = ctx.precond, ctx.lr, ctx.problem
     for idx in ctx.batches():
         w = w - lr * P.apply_inverse(problem.batch(idx).grad(w))
@@ -102,7 +101,7 @@ def _svrg_epoch(ctx, w, g, state):
     if ctx.split:
         full = ctx.problem.batch(None)
         u = g - ctx.problem.reg * full._penalty(w) if ctx.problem.reg else g  # g without reg·w_snap
-        return _split_epoch(ctx, w, u=u, r_ref=full.residuals(w))[0]
+        return split_epoch(ctx, w, u=u, r_ref=full.residuals(w))[0]
     P, lr, problem = ctx.precond, ctx.lr, ctx.problem
     w_snap = w
     for idx in ctx.batches():
@@ -118,7 +117,7 @@ def _saga_init(ctx, w, g):
 
 def _saga_epoch(ctx, w, g, state):
     if ctx.split:  # the mean is updated in place (it is the state's own array)
-        w, state["table"] = _split_epoch(ctx, w, u=state["mean"], table=state["table"])
+        w, state["table"] = split_epoch(ctx, w, u=state["mean"], table=state["table"])
         return w
     P, lr, problem, xp = ctx.precond, ctx.lr, ctx.problem, ctx.xp
     table, mean = state["table"], state["mean"]
@@ -164,84 +163,6 @@ def _katyusha_epoch(ctx, w, g, state):
     state.update(y=y, z=z, grad_y=grad_y)
     ctx.lr = eta / L
     return w
-
-
-# --- sparse data: the iterate split as w = v + U c ------------------------------------------------------
-# With P⁻¹ = I/ρ + U D Uᵀ, a step w ← w − η P⁻¹(u + a + reg·w) (u: the dense part of the direction,
-# a = A_Bᵀδ/b the batch's part) is v ← (1 − ηreg/ρ) v − (η/ρ)(u + a) and c ← (1 − ηreg/ρ) c − η D Uᵀ(dir),
-# where Uᵀ(dir) comes from r-vectors kept up to date (Uᵀv, Uᵀu, and Uᵀa = (A_B U)ᵀδ/b). No step streams
-# the dense (dim, r) basis U; the batch touches only its rows of U through A_B U. It pays when a batch
-# has fewer stored entries than the problem has parameters (sparse data); dense data keeps the plain path.
-
-
-def _uses_split(ctx):
-    problem = ctx.problem
-    binary_glm = isinstance(problem, _GLM) and type(problem)._batch_type is GLMBatch
-    if not (binary_glm and _backend.is_sparse(problem.X)):
-        return False
-    if not (array_api_compat.is_numpy_namespace(ctx.xp) or _backend.is_cupy_namespace(ctx.xp)):
-        return False
-    return ctx.batch_size * problem.X.nnz <= problem.dim * ctx.n  # entries per batch <= dim
-
-
-def _axpy(xp, alpha, x, y):
-    """``y += alpha * x`` in place (NumPy: one BLAS call, no temporary)."""
-    if array_api_compat.is_numpy_namespace(xp) and x.dtype == y.dtype and y.flags.c_contiguous:
-        scipy.linalg.blas.get_blas_funcs("axpy", (x, y))(x, y, a=alpha)
-    else:
-        y += alpha * x
-
-
-def _split_epoch(ctx, w, u=None, table=None, r_ref=None):
-    """One epoch of SGD (``u`` None), SVRG (``u`` fixed, ``r_ref`` the snapshot's per-sample residuals)
-    or SAGA (``u`` the table mean, updated in place, and ``table``) on the split iterate."""
-    problem, xp, P = ctx.problem, ctx.xp, ctx.precond
-    lr, reg, rho, inv_n = ctx.lr, problem.reg, P.rho, 1.0 / ctx.n
-    U, D = P.U, P._inv
-    intercept, d = problem.fit_intercept, problem.n_features
-    Ud = U[:d, :] if intercept else U
-    if not Ud.flags.c_contiguous:  # SciPy's sparse-times-dense copies a Fortran-order block per call
-        Ud = Ud.copy(order="C")
-    shift = U[d, :] if intercept else None  # A U = X U_d − 1 (x_offsetᵀ U_d) + 1 U_last
-    if problem.x_offset is not None:
-        shift = -(problem.x_offset @ Ud) if shift is None else shift - problem.x_offset @ Ud
-    decay, k = 1.0 - lr * reg / rho, lr / rho
-    v = copy_array(w)
-    c = xp.zeros_like(D)
-    Utv = U.T @ v
-    Utu = None if u is None else U.T @ u
-    for idx in ctx.batches():
-        B = problem.batch(idx)
-        AU = B.X @ Ud
-        if shift is not None:
-            AU = AU + shift
-        r = B.weighted(problem.dloss(B.margins(v) + AU @ c, B.y), B.sw)
-        if table is not None:
-            delta = r - xp.take(table, idx, axis=0)
-            table = _backend.set_items(xp, table, idx, r)
-        else:
-            delta = r if r_ref is None else r - xp.take(r_ref, idx, axis=0)
-        aux, Ut_aux = B.rmatvec(delta), AU.T @ delta
-        inv_b = 1.0 / B.size
-        Ut_step = Ut_aux * inv_b if Utu is None else Utu + Ut_aux * inv_b  # Uᵀ(u + a)
-        Ut_dir = Ut_step + reg * (Utv + c) if reg else Ut_step
-        if intercept and reg:  # the intercept is not penalised: take reg·w_last off the direction
-            w_last = v[-1] + U[-1, :] @ c
-            Ut_dir = Ut_dir - (reg * w_last) * U[-1, :]
-        c = decay * c - lr * (D * Ut_dir)
-        Utv = decay * Utv - k * Ut_step
-        if decay != 1.0:
-            v *= decay
-        if u is not None:
-            _axpy(xp, -k, u, v)
-        _axpy(xp, -k * inv_b, aux, v)
-        if intercept and reg:
-            v[-1] += (k * reg) * w_last
-            Utv = Utv + (k * reg * w_last) * U[-1, :]
-        if table is not None:  # SAGA: the table mean moves by aux/n
-            _axpy(xp, inv_n, aux, u)
-            Utu = Utu + Ut_aux * inv_n
-    return v + U @ c, table
 
 
 _METHODS = {

@@ -73,25 +73,29 @@ def test_float32_kept(name):
 
 @pytest.mark.parametrize("name", SOLVERS)
 def test_samples_per_epoch_unchanged(name, monkeypatch):
-    """Both paths evaluate the same batches: ⌈n/b⌉ per epoch, n samples in all (plus full passes)."""
+    """Both paths evaluate the loss derivative on the same batches: ⌈n/b⌉ per epoch, n samples in all
+    (plus full passes). The plain SVRG step evaluates it at the iterate and at the snapshot; the
+    split epoch takes the snapshot's values from one full pass at the epoch's start."""
     X, y, _ = _data()
     counts = {}
     for label, data in (("sparse", X), ("dense", X.toarray())):
         prob = optim.Logistic(data, y, reg=1e-3)
         sizes = []
-        batch = prob.batch
+        dloss = prob.dloss
 
-        def counting(idx=None, _batch=batch, _sizes=sizes):
-            # gradient batches only (the Hessian and step-size batches have other sizes)
-            if idx is not None and int(idx.shape[0]) in (BATCH, 1500 % BATCH):
-                _sizes.append(int(idx.shape[0]))
-            return _batch(idx)
+        def counting(z, y, _dloss=dloss, _sizes=sizes):
+            # gradient batches only (full passes, Hessian and step-size batches have other sizes)
+            if int(z.shape[0]) in (BATCH, 1500 % BATCH):
+                _sizes.append(int(z.shape[0]))
+            return _dloss(z, y)
 
-        monkeypatch.setattr(prob, "batch", counting)
-        getattr(optim, name)(prob, epochs=2, tol=0, random_state=0, update_freq="once")
+        monkeypatch.setattr(prob, "dloss", counting)
+        res = getattr(optim, name)(prob, epochs=2, tol=0, random_state=0, update_freq="once")
+        assert res.nit == 2
         counts[label] = sizes
-    assert counts["sparse"] == counts["dense"]
-    assert sum(counts["sparse"]) == 2 * 1500 and len(counts["sparse"]) == 2 * 6
+    expected = [BATCH] * 5 + [1500 % BATCH]
+    assert counts["sparse"] == 2 * expected
+    assert counts["dense"] == 2 * (expected if name != "sketchy_svrg" else [s for s in expected for _ in "zz"])
 
 
 def test_saga_converges_on_sparse_data():
