@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 import optim
-from optim import sketchy
+from optim import _sketchy_split, sketchy
 
 BATCH = sketchy.DEFAULT_BATCH_SIZE
 SOLVERS = ("sketchy_sgd", "sketchy_svrg", "sketchy_saga")
@@ -95,7 +95,8 @@ def test_samples_per_epoch_unchanged(name, monkeypatch):
         counts[label] = sizes
     expected = [BATCH] * 5 + [1500 % BATCH]
     assert counts["sparse"] == 2 * expected
-    assert counts["dense"] == 2 * (expected if name != "sketchy_svrg" else [s for s in expected for _ in "zz"])
+    per_batch = 2 if name == "sketchy_svrg" else 1  # plain SVRG: at the iterate and at the snapshot
+    assert counts["dense"] == 2 * [size for size in expected for _ in range(per_batch)]
 
 
 def test_saga_converges_on_sparse_data():
@@ -109,3 +110,55 @@ def test_saga_converges_on_sparse_data():
     ref = LogisticRegression(C=1 / (reg * 1200), fit_intercept=False, tol=1e-12, max_iter=1000).fit(X, y)
     assert res.success
     np.testing.assert_allclose(res.x, ref.coef_.ravel(), rtol=0, atol=1e-6)
+
+
+def _count_rescales(monkeypatch):
+    calls = []
+    rescale = _sketchy_split._rescale
+
+    def counting(M, iv, s):
+        calls.append(s)
+        return rescale(M, iv, s)
+
+    monkeypatch.setattr(_sketchy_split, "_rescale", counting)
+    return calls
+
+
+@pytest.mark.parametrize("name", SOLVERS)
+@pytest.mark.parametrize("fit_intercept,offset", [(False, False), (True, True)])
+def test_lazy_scale_renormalised_under_strong_decay(name, fit_intercept, offset, monkeypatch):
+    """A decay factor of 1/2 per step (η = 1/2, reg = 1, P = I) drives the lazy scale below
+    RESCALE_BELOW every ~30 steps; the iterates still follow the plain steps on dense X."""
+    X, y, rng = _data()
+    x_offset = 0.01 * rng.standard_normal(X.shape[1]) if offset else None
+    kw = dict(reg=1.0, fit_intercept=fit_intercept, x_offset=x_offset)
+    sparse, dense = optim.Logistic(X, y, **kw), optim.Logistic(X.toarray(), y, **kw)
+    opts = dict(epochs=2, tol=0, random_state=5, precondition=False, learning_rate=0.5, batch_size=16)
+    assert _uses_split(sparse, batch_size=16)
+    calls = _count_rescales(monkeypatch)
+    a = getattr(optim, name)(sparse, **opts)
+    b = getattr(optim, name)(dense, **opts)
+    steps = 2 * -(-1500 // 16)
+    assert steps // 35 <= len(calls) <= steps // 25  # 0.5**30 ≈ 9.3e-10 < 1e-9 < 0.5**29
+    assert all(s < _sketchy_split.RESCALE_BELOW for s in calls)
+    assert np.abs(b.x).max() > 1e-3  # not a trivial iterate
+    np.testing.assert_allclose(a.x, b.x, rtol=1e-10, atol=1e-12 * np.abs(b.x).max())
+
+
+@pytest.mark.parametrize("name", SOLVERS)
+def test_rescale_every_step_changes_nothing(name, monkeypatch):
+    """Folding the scale into v̂ at every step (threshold above 1) gives the same iterates, on the
+    default preconditioned path with several chunks of batches."""
+    X, y, rng = _data()
+    kw = dict(reg=1e-2, fit_intercept=True, x_offset=0.01 * rng.standard_normal(X.shape[1]))
+    prob = optim.Logistic(X, y, **kw)
+    opts = dict(epochs=2, tol=0, random_state=2, batch_size=8)
+    assert -(-1500 // 8) > 2 * _sketchy_split.CHUNK_BATCHES  # three chunks of batches per epoch
+    ref = getattr(optim, name)(prob, **opts)
+    calls = _count_rescales(monkeypatch)
+    monkeypatch.setattr(_sketchy_split, "RESCALE_BELOW", 2.0)
+    res = getattr(optim, name)(prob, **opts)
+    assert len(calls) == 2 * -(-1500 // 8)
+    dense = getattr(optim, name)(optim.Logistic(X.toarray(), y, **kw), **opts)
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-10, atol=1e-12 * np.abs(ref.x).max())
+    np.testing.assert_allclose(ref.x, dense.x, rtol=1e-10, atol=1e-12 * np.abs(ref.x).max())
