@@ -68,6 +68,8 @@ class _Context:
         self.smoothness = None
         self.lr = None
         self.split = uses_split(problem, xp, batch_size)
+        self.name = None  # the method's name, set by the driver
+        self.residuals = None  # per-sample residuals at the last evaluated point (split SVRG's snapshot)
 
     def batches(self):
         """Index arrays of one epoch: a fresh permutation cut into ``⌈n/b⌉`` batches."""
@@ -101,7 +103,7 @@ def _svrg_epoch(ctx, w, g, state):
     if ctx.split:
         full = ctx.problem.batch(None)
         u = g - ctx.problem.reg * full._penalty(w) if ctx.problem.reg else g  # g without reg·w_snap
-        return split_epoch(ctx, w, u=u, r_ref=full.residuals(w))[0]
+        return split_epoch(ctx, w, u=u, r_ref=ctx.residuals)[0]
     P, lr, problem = ctx.precond, ctx.lr, ctx.problem
     w_snap = w
     for idx in ctx.batches():
@@ -174,6 +176,16 @@ _METHODS = {
 
 
 # --- the shared driver --------------------------------------------------------------------------------
+
+
+def _evaluate(ctx, full, w):
+    """``f(w), ∇f(w)`` from one pass over the data; the split SVRG epoch also keeps the per-sample
+    residuals (its snapshot's), which saves it a second pass."""
+    if not (ctx.split and ctx.name == "sketchy_svrg"):
+        return full.value_and_grad(w)
+    z = full.margins(w)
+    ctx.residuals = full.weighted(ctx.problem.dloss(z, full.y), full.sw)
+    return full._value_from_margins(w, z), full._grad_from_residuals(ctx.residuals, w)
 
 
 def _check_x0(problem, x0):
@@ -273,8 +285,9 @@ def _solve(name, problem, x0, precondition, opts):
     xp = _backend.array_namespace(w)
     rng = _backend.check_random_state(opts["random_state"])
     ctx = _Context(problem, xp, _backend.device_of(w), rng, opts["batch_size"])
+    ctx.name = name
     full = problem.batch(None)
-    f, g = full.value_and_grad(w)
+    f, g = _evaluate(ctx, full, w)
     gnorm = _backend.to_float(xp.linalg.vector_norm(g))
     if not (math.isfinite(f) and math.isfinite(gnorm)):
         raise ValueError("the objective or its gradient is not finite at x0")
@@ -296,7 +309,7 @@ def _solve(name, problem, x0, precondition, opts):
             # Overflow in a diverging epoch is detected below and reported, not warned about.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 w = epoch_fn(ctx, w, g, state)
-                f, g = full.value_and_grad(w)
+                f, g = _evaluate(ctx, full, w)
                 gnorm = _backend.to_float(xp.linalg.vector_norm(g))
             if not (math.isfinite(f) and math.isfinite(gnorm)) or diverged(f0, f):
                 what = "became NaN or infinite" if not math.isfinite(f) or not math.isfinite(gnorm) else \
