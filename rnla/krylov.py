@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _backend
+from ._cg_probe import CGProbe, sketch_price
+from ._nystrom_adaptive import ZERO_MU_INITIAL_RANK
+from ._sketch_ops import check_sketch
 from ._validation import (
     check_auto_or,
     check_bool,
@@ -22,7 +25,7 @@ from ._validation import (
     check_real_product,
     check_vector,
 )
-from .nystrom import NystromPreconditioner, adaptive_nystrom, nystrom
+from .nystrom import DEFAULT_INITIAL_RANK, NystromApprox, NystromPreconditioner, adaptive_nystrom, nystrom
 from .operators import Operator, as_operator
 
 __all__ = ["BlockSolveResult", "SolveResult", "nystrom_pcg", "pcg"]
@@ -64,11 +67,15 @@ class SolveResult:
         Products with ``A`` spent on the sketch.
     preconditioner : NystromPreconditioner or None
         The preconditioner built by :func:`nystrom_pcg`, reusable as ``M`` for more
-        right-hand sides.
+        right-hand sides (the identity, of rank 0 and ``sketch_size`` 0, when plain CG
+        solved the system before a sketch was worth taking).
     stagnated : bool
         ``info > 0`` because the true residual stopped decreasing at the rounding level of the
         dtype (two failed convergence checks in a row without halving it) before ``maxiter``:
         the tolerance is below the attainable accuracy.
+    probe_iterations : int
+        Plain-CG iterations :func:`nystrom_pcg` ran before it sketched (``rank='auto'``;
+        included in ``iterations``).
     """
 
     info: int
@@ -80,6 +87,7 @@ class SolveResult:
     sketch_matvecs: int = 0
     preconditioner: NystromPreconditioner | None = None
     stagnated: bool = False
+    probe_iterations: int = 0
 
     @property
     def converged(self) -> bool:
@@ -302,8 +310,11 @@ def _check_product(out, name, n, xp, dtype):
     check_real_product(xp, out, name)
 
 
-def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift=0.0):
+def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift=0.0, probe=None):
     """The CG iteration on validated inputs; ``shift`` adds ``shift·I`` to ``op``.
+
+    ``probe`` (a :class:`rnla._cg_probe.CGProbe`, with ``M = None``) is fed CG's coefficients;
+    when it says so, the iteration goes on with the preconditioner ``probe.switch`` builds.
 
     Scale-free, so that nothing under- or overflows that the exact values would not:
 
@@ -393,6 +404,8 @@ def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift
                 info = -3
                 break
             if not (rnorm < tol or rnorm == 0.0):
+                if probe is not None:
+                    probe.reset()  # the restart breaks the Lanczos relation of what it recorded
                 # A second failed check that did not halve the true residual: the iterate is at
                 # the accuracy the dtype allows, and more iterations would only repeat this.
                 if rnorm > 0.5 * failed_check:
@@ -405,6 +418,13 @@ def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift
             break
         if iterations >= maxiter:
             break
+        if probe is not None and probe.stop(iterations, rnorm, tol):
+            # The sketch pays: go on from x with its preconditioner (directions restarted
+            # from the current residual), or without one if the sketch says it would not.
+            M = probe.switch(iterations)
+            probe = None
+            if M is not None:
+                d, prev = None, None
         if M is None:
             z, rz = r, rr
         else:
@@ -439,6 +459,8 @@ def _pcg(op: Operator, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift
             break
         x = x + alpha * d
         r = r - alpha * q
+        if probe is not None:
+            probe.step(rnorm / alpha, rnorm)
         r_exact = False
         prev = (rz, rnorm)
         iterations += 1
@@ -481,15 +503,20 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
         minimum-norm solution); when every shift is 0, every column is preconditioned as in
         the 1-D case.
     rank : 'auto' or int, default 'auto'
-        Sketch size ``ℓ``. ``'auto'`` starts at 32 columns (16 for ``mu = 0``) and doubles,
-        reusing earlier columns, until the smallest sketched eigenvalue ``λ̂_ℓ <= 10 μ`` (so
-        the preconditioned condition number is about 10 or less), ``ℓ`` reaches ``max_rank``,
-        or a doubling is no longer predicted (from the decay of the sketched spectrum) to cut
-        CG's iterations by at least 10 %, for any ``mu``. The preconditioner is then kept only
-        if it is predicted to at least halve the iterations; otherwise ``result.rank`` is 0
-        and the solve is plain CG after the probe sketch (a flat spectrum costs the probe's
-        16 or 32 products more than :func:`pcg`). An integer fixes ``ℓ``
-        (``1 <= rank <= n``).
+        Sketch size ``ℓ``. ``'auto'`` (1-D ``b``) first runs plain CG, which stops for a
+        sketch only when its own coefficients predict (the Lanczos Ritz values and CG's
+        bound) at least twice as many iterations still to go as the sketch would cost
+        (a cost model in ``rnla._cg_probe``, from the operator's ``flops``): a problem plain
+        CG solves cheaply is solved exactly as :func:`pcg` solves it, with no sketch
+        (``result.rank == 0``, ``sketch_matvecs == 0``). Otherwise the sketch starts at 32
+        columns (16 for ``mu = 0``) and doubles, reusing earlier columns, until the smallest
+        sketched eigenvalue ``λ̂_ℓ <= 10 μ`` (so the preconditioned condition number is
+        about 10 or less), ``ℓ`` reaches ``max_rank``, or a doubling is no longer predicted
+        (from the decay of the sketched spectrum) to cut CG's iterations by at least 10 %.
+        The preconditioner is then kept only if it is predicted to at least halve the
+        iterations (else ``result.rank`` is 0), and CG goes on from its iterate with it
+        (``result.probe_iterations`` counts the plain ones before). An integer
+        ``1 <= rank <= n`` fixes ``ℓ`` and sketches first, as ``x0='Mb'`` does.
     x0, rtol, atol, maxiter, callback
         As in :func:`pcg` (``x0='Mb'`` starts from the Nyström preconditioner applied to
         ``b``). ``info == 0`` means the true residual ``‖b − (A + μI) x‖`` meets SciPy's rule.
@@ -537,16 +564,50 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
     mu = check_nonnegative(mu, "mu")
     rtol, atol, maxiter = _check_tolerances(rtol, atol, maxiter, op.shape[0], callback)
     full_output = check_bool(full_output, "full_output")
-    approx = _sketch_for(op, mu, rank, max_rank, xp, dtype, b, random_state, sketch)
-    P = NystromPreconditioner(approx, mu)
-    # A dropped preconditioner (rank 0) is the identity: CG without one saves its application.
-    M = P.as_operator() if approx.rank > 0 else None
-    x, info, result = _pcg(op, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift=mu)
+    n = op.shape[0]
+    # Checked up front: plain CG may finish before anything is sketched.
+    if max_rank is not None:
+        max_rank = check_positive_int(max_rank, "max_rank", upper=n, upper_name="the dimension of A")
+    rank = check_auto_or(rank, "rank", check_positive_int, upper=n, upper_name="the dimension of A")
+    check_sketch(sketch)
+    _backend.check_random_state(random_state)
+    if rank != "auto" or isinstance(x0, str):
+        approx = _sketch_for(op, mu, rank, max_rank, xp, dtype, b, random_state, sketch)
+        P = NystromPreconditioner(approx, mu)
+        # A dropped preconditioner (rank 0) is the identity: CG without one saves its application.
+        M = P.as_operator() if approx.rank > 0 else None
+        x, info, result = _pcg(op, b, x0, xp, dtype, rtol, atol, maxiter, M, callback, shift=mu)
+        _record(result, approx, P)
+        return (x, info, result) if full_output else (x, info)
+    # Plain CG first; it sketches only where a sketch is predicted to pay, and goes on from
+    # its iterate with the preconditioner (or without, if the sketch says it would not pay).
+    built = []
+
+    def sketch_now():
+        approx = _sketch_for(op, mu, rank, max_rank, xp, dtype, b, random_state, sketch)
+        built.append((approx, NystromPreconditioner(approx, mu)))
+        return built[0][1].as_operator() if approx.rank > 0 else None
+
+    initial = DEFAULT_INITIAL_RANK if mu > 0 else ZERO_MU_INITIAL_RANK
+    probe = CGProbe(sketch_price(op, n, min(initial, n)), sketch_now)
+    x, info, result = _pcg(op, b, x0, xp, dtype, rtol, atol, maxiter, None, callback, shift=mu,
+                           probe=probe)
+    if built:
+        _record(result, *built[0])
+        result.probe_iterations = probe.switched_at
+    else:  # solved before a sketch was worth taking: the identity preconditioner
+        empty = NystromApprox(xp.zeros((n, 0), dtype=dtype, device=_backend.device_of(b)),
+                              xp.zeros((0,), dtype=dtype, device=_backend.device_of(b)), 0)
+        result.rank = 0
+        result.preconditioner = NystromPreconditioner(empty, mu)
+    return (x, info, result) if full_output else (x, info)
+
+
+def _record(result, approx, P):
     result.rank = approx.rank
     result.sketch_matvecs = approx.sketch_size
     result.matvecs += approx.sketch_size
     result.preconditioner = P
-    return (x, info, result) if full_output else (x, info)
 
 
 def _sketch_for(op, mu, rank, max_rank, xp, dtype, like, random_state, sketch):

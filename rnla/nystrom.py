@@ -47,7 +47,8 @@ class NystromApprox:
     eigvals : (r,) array
         Approximate eigenvalues, descending and ``>= 0``.
     sketch_size : int
-        Number of columns of the test matrix (matrix-vector products spent).
+        Number of columns of the test matrix (matrix-vector products spent); 0 for the empty
+        approximation (no sketch taken: :func:`nystrom_pcg` when plain CG sufficed).
     shift : float
         The stabilising shift ``ν`` used in the construction.
 
@@ -85,8 +86,8 @@ class NystromApprox:
                 raise ValueError("eigvals must be non-negative")
             if r > 1 and bool(xp.any(self.eigvals[1:] > self.eigvals[:-1])):
                 raise ValueError("eigvals must be in descending order")
-        # The sketch had at least one column, and at least one per retained eigenpair.
-        self.sketch_size = check_positive_int(self.sketch_size, "sketch_size")
+        # At least one sketch column per retained eigenpair (0: no sketch, the empty approximation).
+        self.sketch_size = check_nonnegative_int(self.sketch_size, "sketch_size")
         if self.sketch_size < r:
             raise ValueError(f"sketch_size must be at least the rank (the {r} columns of U), "
                              f"got {self.sketch_size}")

@@ -22,6 +22,7 @@ from ._validation import (
     check_callable,
     check_finite_array,
     check_nonnegative,
+    check_positive_int,
     check_product_input,
     is_real_dtype,
 )
@@ -49,6 +50,11 @@ class Operator:
     noise_level : float, optional
         Absolute rounding level of the products per unit-norm input (see
         :attr:`noise_level`); ``None`` if unknown.
+    flops : int, optional
+        Multiply-adds of one product with a vector (the stored entries of a matrix), if known:
+        :func:`rnla.nystrom_pcg` weighs a sketch against plain CG with it.
+    dense : bool, default False
+        Whether block products run at BLAS-3 speed (a dense matrix), for the same weighing.
 
     Examples
     --------
@@ -59,7 +65,7 @@ class Operator:
     """
 
     def __init__(self, shape, matmat, *, matvec=None, dtype=None, xp=None, device=None,
-                 noise_level=None):
+                 noise_level=None, flops=None, dense=False):
         shape = _check_shape(shape, "shape")
         matmat = check_callable(matmat, "matmat", optional=False)
         matvec = check_callable(matvec, "matvec")
@@ -72,6 +78,8 @@ class Operator:
         self._matmat = matmat
         self._matvec = matvec
         self._noise_level = noise_level
+        self.flops = None if flops is None else check_positive_int(flops, "flops")
+        self.dense = check_bool(dense, "dense")
 
     @property
     def noise_level(self):
@@ -189,8 +197,10 @@ class GramOperator(Operator):
             self._chunk = max(self.MIN_CHUNK, stored // max(1, n * X.data.itemsize))
         else:
             self._chunk = None
+        sparse = _backend.is_sparse(X)
         super().__init__((d, d), self._apply, matvec=self._apply, dtype=dtype, xp=xp,
-                         device=_backend.device_of(X))
+                         device=_backend.device_of(X), flops=2 * (X.nnz if sparse else n * d) + d,
+                         dense=not sparse)
         self._noise_level = None
 
     @property
@@ -429,4 +439,6 @@ def _matrix_operator(A, name, symmetric):
         out = A @ V
         return out if out_dtype is None else xp.astype(out, out_dtype)
 
-    return Operator(A.shape, matmat, matvec=matmat, dtype=dtype, xp=xp, device=_backend.device_of(A))
+    sparse = _backend.is_sparse(A)
+    return Operator(A.shape, matmat, matvec=matmat, dtype=dtype, xp=xp, device=_backend.device_of(A),
+                    flops=max(1, A.nnz if sparse else math.prod(A.shape)), dense=not sparse)

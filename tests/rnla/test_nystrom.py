@@ -774,8 +774,8 @@ def test_nystrom_approx_rejects_a_basis_that_is_not_an_array(U):
 
 
 @pytest.mark.parametrize(("size", "error", "message"), [
-    (0, ValueError, r"^sketch_size must be >= 1, got 0$"),
-    (-4, ValueError, r"^sketch_size must be >= 1"),
+    (0, ValueError, r"^sketch_size must be at least the rank \(the 3 columns of U\), got 0$"),
+    (-4, ValueError, r"^sketch_size must be >= 0"),
     (2, ValueError, r"^sketch_size must be at least the rank \(the 3 columns of U\), got 2$"),
     (3.0, TypeError, r"^sketch_size must be an integer"),
     (True, TypeError, r"^sketch_size must be an integer"),
@@ -789,6 +789,10 @@ def test_nystrom_approx_rejects_bad_sketch_size(size, error, message):
 def test_nystrom_approx_sketch_size_may_exceed_the_rank_or_hold_a_zero_operator():
     assert NystromApprox(_basis(), np.array([3.0, 2.0, 1.0]), np.int64(13)).sketch_size == 13
     assert NystromApprox(np.zeros((10, 0)), np.zeros(0), 5).rank == 0
+    # No sketch at all (nystrom_pcg solved by plain CG first): the identity preconditioner.
+    empty = NystromApprox(np.zeros((10, 0)), np.zeros(0), 0)
+    v = np.arange(10.0)
+    np.testing.assert_array_equal(NystromPreconditioner(empty, 1e-3) @ v, v)
 
 
 def _precond():
