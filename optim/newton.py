@@ -220,6 +220,9 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
         Raising ``StopIteration`` (or returning ``True``) stops the run.
     rank : int, optional
         Rank of the Nyström preconditioner, ``min(30, n)`` by default (10 to 60 is typical).
+        0 runs damped Newton-CG without a preconditioner (what pays on well-conditioned
+        Hessians, where CG needs a handful of steps anyway); ``λ̂₁`` for ``mu='auto'`` is then
+        ``‖H u‖`` for a random unit ``u``, from one product per refresh.
     mu : 'auto' or float, default 'auto'
         Damping ``μ``. A number fixes it (as in the NNCG paper). ``'auto'`` uses
         ``μ_k = 1e-3 · λ̂₁ · min(1, ‖∇f(x_k)‖ / ‖∇f(x_0)‖)`` with ``λ̂₁`` the largest sketched
@@ -294,8 +297,12 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
         raise ValueError("hessp_blocks=True needs a hessp callable (and no hess)")
     x, xp = check_start(x0)
     n = x.shape[0]
-    rank = min(DEFAULT_RANK, n) if rank is None else check_positive_int(rank, "rank", upper=n,
-                                                                         upper_name="the dimension of x0")
+    if rank is None:
+        rank = min(DEFAULT_RANK, n)
+    else:
+        rank = check_nonnegative_int(rank, "rank")
+        if rank > n:
+            raise ValueError(f"rank must be <= the dimension of x0 ({n}), got {rank}")
     mu = _check_mu(mu)
     cg_rtol = _check_cg_rtol(cg_rtol)
     precond_every = check_positive_int(precond_every, "precond_every")
@@ -334,7 +341,9 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
         status = 0
     while status == 1 and nit < maxiter:
         H = hessian.operator(x)
-        if nit % precond_every == 0:
+        if nit % precond_every == 0 and rank == 0:
+            lam1 = _hessian_scale(H, x, xp, rng)  # the scale of the damping: one product
+        elif nit % precond_every == 0:
             try:
                 approx = nystrom(H, rank, oversample=0, random_state=rng, like=x)
                 lam1 = _backend.to_float(approx.eigvals[0]) if approx.rank else 0.0
