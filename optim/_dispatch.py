@@ -22,12 +22,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-#: Dense BLAS-3 (Gram matrices ``XᵀDX``, ``XXᵀ``, counted as syrk's ``n d²``): measured 71-79
-#: GFlop/s on 2 cores for ``d`` in the thousands, but 36 GFlop/s at 50000×400 (the whole direct
-#: ridge fit, centring included, 0.22 s, as ``Ridge(solver='cholesky')``). The rate is modelled as
-#: ``GEMM_RATE · m / (m + GEMM_HALF_DIM)`` with ``m`` the Gram's order, which fits both.
-GEMM_RATE = 7.0e10
-GEMM_HALF_DIM = 400
+#: Dense BLAS-3 (Gram matrices ``XᵀDX``, ``XXᵀ``, counted as syrk's ``n d²``): the weighted,
+#: centred Gram of :func:`optim._direct.centered_gram` measured 56, 73, 72, 90 and 92 GFlop/s at
+#: 200000×300, 50000×400, 100000×500, 50000×2000 and 20000×4000 on 2 cores (earlier figures, 36
+#: GFlop/s at 50000×400, included SciPy's OpenBLAS threads spinning against NumPy's). Modelled
+#: as ``GEMM_RATE · m / (m + GEMM_HALF_DIM)`` with ``m`` the Gram's order.
+GEMM_RATE = 9.5e10
+GEMM_HALF_DIM = 150
 #: Dense products with blocks of >= 32 columns (Nyström sketches): measured 53-62 GFlop/s.
 BLOCK_RATE = 5.5e10
 #: Cholesky / eigendecomposition of a dense SPD matrix (d in the thousands): ~50 GFlop/s.
@@ -65,20 +66,31 @@ CG_SAFETY = 2.0
 #: wide random-features ridge: ranks 256-1024, 20-40 iterations).
 SKETCH_RANK = 512
 PCG_ITERATIONS = 30
-#: Newton-Cholesky iterations (scikit-learn's newton-cholesky takes 5-8 on the benchmark problems).
-NEWTON_ITERATIONS = 7
-#: NNCG: Newton iterations, its rank-30 sketch (refreshed every 20 iterations: once), and the
-#: preconditioned CG iterations per Newton step as a fraction of plain CG's to the forcing term 1e-2.
-NNCG_ITERATIONS = 9
+#: Newton-Cholesky iterations to the default tolerance (measured: 4 on the dense Toeplitz
+#: logistic 200000×300, 6 on L1; scikit-learn's newton-cholesky takes 3-8).
+NEWTON_ITERATIONS = 5
+#: NNCG: Newton iterations (measured 6-9 on the four benchmark problems), its rank-30 sketch
+#: (refreshed every 20 iterations: once), and the preconditioned CG iterations per Newton step as
+#: a fraction of plain CG's to the forcing term 1e-2 at the start (measured 0.09-0.45).
+NNCG_ITERATIONS = 8
 NNCG_RANK = 30
-NNCG_CG_FRACTION = 1.0 / 3.0
+NNCG_CG_FRACTION = 0.4
+#: Products per Newton step besides CG's: the warm start, the initial and the final true
+#: residual of the CG solve, and the line search's value and gradient.
+NNCG_STEP_PRODUCTS = 4.0
+#: Plain Newton-CG (NNCG with rank 0) instead, when the probe's CG rate at the start is at most
+#: this and ``d >= NEWTON_CG_MIN_DIM``: a rank-30 sketch of a high-dimensional, well-conditioned
+#: Hessian barely cuts CG (sparse logistic 100000×50000: 3.1 against 4.7 iterations per step,
+#: while its 30 products cost more than that saves: 0.88 s against 0.60 s).
+NEWTON_CG_MAX_RATE = 0.75
+NEWTON_CG_MIN_DIM = 3000
 NNCG_MIN_CG = 3
 #: ... and at most this many: the preconditioner takes the ill-conditioned top of the spectrum
 #: away (5 per Newton step on L1, 48 in 9 steps), which plain CG's rate cannot see.
 NNCG_MAX_CG = 20
 #: L-BFGS takes about this many times the iterations of CG on the Hessian at the start, each
 #: costing about this many value-and-gradient evaluations (line search).
-LBFGS_ITERATION_FACTOR = 1.5
+LBFGS_ITERATION_FACTOR = 3.0
 LBFGS_EVALS_PER_ITERATION = 1.1
 #: ... and never fewer than this many (the non-quadratic part: 20-30 on well-conditioned data,
 #: where CG on the starting Hessian finishes in a handful of steps).
@@ -118,6 +130,8 @@ class Decision:
     solver: str
     costs: dict = field(default_factory=dict)
     reason: str = ""
+    #: Options of the chosen solver (``{'rank': 0}``: NNCG without a sketch).
+    options: dict = field(default_factory=dict)
 
     def report(self):
         parts = ", ".join(f"{k} {v:.3g} s" if math.isfinite(v) else f"{k} n/a" for k, v in self.costs.items())
@@ -181,8 +195,10 @@ def iterations_to(rate, reduction):
 
 #: Cholesky is taken without a probe when it costs at most this many probes: the probe can only
 #: save the difference (plain CG converging within it), and when it does not converge its cost
-#: is lost; at 2 the worst case is 1.5× the better choice.
-UPFRONT_FACTOR = 2.0
+#: is lost; at 1 the worst case is 2× the better choice, and a well-conditioned problem that CG
+#: solves within the probe never pays for a Gram it did not need (at 2, dense ridge 50000×400
+#: took Cholesky, 0.147 s, against 0.075 s for CG).
+UPFRONT_FACTOR = 1.0
 
 
 def ridge_upfront(s: Shape, n_penalties=1):
@@ -240,11 +256,20 @@ def logistic_costs(s: Shape, n_classes, rate, reduction, numpy_backend=True):
     lbfgs_iterations = max(LBFGS_ITERATION_FACTOR * plain, LBFGS_MIN_ITERATIONS)
     lbfgs = lbfgs_iterations * (LBFGS_EVALS_PER_ITERATION * pass_seconds + LBFGS_OVERHEAD
                                 + LBFGS_OVERHEAD_PER_DIM * dim)
-    cg_per_newton = min(max(NNCG_MIN_CG, NNCG_CG_FRACTION * iterations_to(rate, 1e-2)), NNCG_MAX_CG)
-    nncg = s.product(NNCG_RANK * k) + NNCG_ITERATIONS * ((cg_per_newton + 1.1) * pass_seconds + NNCG_OVERHEAD)
+    plain_per_newton = iterations_to(rate, 1e-2)
+    options, note = {}, ""
+    if rate <= NEWTON_CG_MAX_RATE and s.d >= NEWTON_CG_MIN_DIM:
+        options, note = {"rank": 0}, "; NNCG without a sketch (well-conditioned, high-dimensional)"
+        cg_per_newton = min(max(NNCG_MIN_CG, plain_per_newton), NNCG_MAX_CG)
+        sketch = 0.0
+    else:
+        cg_per_newton = min(max(NNCG_MIN_CG, NNCG_CG_FRACTION * plain_per_newton), NNCG_MAX_CG)
+        sketch = s.product(NNCG_RANK * k)
+    nncg = sketch + NNCG_ITERATIONS * ((cg_per_newton + NNCG_STEP_PRODUCTS) * pass_seconds + NNCG_OVERHEAD)
     costs = {"newton_cholesky": newton, "lbfgs": lbfgs if numpy_backend else math.inf, "nncg": nncg}
     best = min(costs, key=costs.get)
-    return Decision(best, costs, f"the probe predicts {plain:.0f} plain CG iterations to the tolerance")
+    return Decision(best, costs, f"the probe predicts {plain:.0f} plain CG iterations to the tolerance"
+                    + (note if best == "nncg" else ""), options if best == "nncg" else {})
 
 
 def logistic_upfront(s: Shape, n_classes):

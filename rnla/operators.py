@@ -139,6 +139,10 @@ class GramOperator(Operator):
         Non-negative per-sample curvature weights ``D``; all ones if omitted.
     mu : float, default 0
         Shift added to the Gram operator.
+    check_finite : bool, default True
+        Check ``X`` for NaN and infinity (one pass over it). ``False`` skips the pass when the
+        caller has validated ``X`` already, as SciPy's ``check_finite``; non-finite data then
+        give non-finite products, which the solvers report.
 
     Attributes
     ----------
@@ -162,7 +166,7 @@ class GramOperator(Operator):
     #: Fewest columns of a sparse block applied at once.
     MIN_CHUNK = 8
 
-    def __init__(self, X, weights=None, mu=0.0):
+    def __init__(self, X, weights=None, mu=0.0, check_finite=True):
         if not _backend.is_sparse(X):
             # Kind, content and ndim of dense data (lists are read as arrays, as check_array
             # does); finiteness is checked once below, after the cast.
@@ -171,7 +175,7 @@ class GramOperator(Operator):
             raise ValueError(f"X must be a 2-D array, got a sparse array of shape {X.shape}")
         mu = check_nonnegative(mu, "mu")
         xp = _backend.array_namespace(X)
-        X, dtype = _float_matrix(xp, X, "X")
+        X, dtype = _float_matrix(xp, X, "X", finite=check_bool(check_finite, "check_finite"))
         n, d = X.shape
         if weights is not None:
             if getattr(weights, "shape", None) is None:
@@ -376,7 +380,7 @@ def as_operator(A, *, shape=None, name: str = "A", square: bool = True, symmetri
     return op
 
 
-def _float_matrix(xp, A, name):
+def _float_matrix(xp, A, name, finite=True):
     """``A`` (dense or sparse) in its floating compute dtype, checked for NaN/inf: ``(A, dtype)``.
 
     Complex, string or object content is a ``ValueError`` naming ``name`` (never cast).
@@ -387,7 +391,8 @@ def _float_matrix(xp, A, name):
     dtype = _backend.float_dtype(xp, A.dtype)
     if A.dtype != dtype:
         A = A.astype(dtype) if _backend.is_sparse(A) else xp.astype(A, dtype)
-    check_finite_array(xp, A, name)
+    if finite:
+        check_finite_array(xp, A, name)
     return A, dtype
 
 

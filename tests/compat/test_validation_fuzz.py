@@ -553,7 +553,7 @@ _case("nncg", lambda: {"fun": quad_fun, "x0": np.ones(D), "jac": quad_grad, "hes
        "hessp": callable_arg(), "callback": callable_arg(),
        "bounds": st.one_of(_bad(bounds=[(0.0, 1.0)] * D, str_abc="abc")),
        "constraints": st.one_of(_bad(ineq={"type": "ineq", "fun": quad_fun}, str_abc="abc")),
-       "rank": int_arg(none_ok=True, huge="bad"), "mu": auto_arg(real_arg()),
+       "rank": int_arg(low=0, none_ok=True, huge="bad"), "mu": auto_arg(real_arg()),
        "precond_every": int_arg(), "cg_rtol": auto_arg(real_arg(low_open=True)),
        "cg_maxiter": int_arg(none_ok=True, huge="ok"), "maxiter": int_arg(low=0, huge="ok"),
        "gtol": real_arg(none_ok=True), "tol": real_arg(none_ok=True),
