@@ -39,6 +39,7 @@ from ._linear_base import (
     pcg_problem,
     solve_shifted_columns,
 )
+from ._ridge_probe import UseCholesky, probe_and_finish
 from ._sklearn_support import check_numeric_targets, check_verbose, effective_tol, input_namespace, move_to
 from .glm import LeastSquares, Logistic
 from .kernel_ridge import NystromKernelRidge
@@ -459,6 +460,19 @@ class SketchyRidge(RegressorMixin, LinearEstimatorBase):
                 self.solver_ = "nystrom_pcg"
                 return W, results, infos, decision
             probe = solver == "probe"
+            if probe and n_targets == 1:
+                try:
+                    w, info, res, decision = probe_and_finish(
+                        H, B[:, 0], mus[0], None if X0 is None else X0[:, 0], tol, self.max_iter, callback,
+                        shape=shape, n_penalties=n_penalties, rank=self.rank, rng=rng)
+                except UseCholesky as switch:
+                    decision = switch.decision
+                    Wd, how = ridge_direct(X, R, sw, total, alphas, x_mean, mask, xp)
+                    self.solver_ = "cholesky"
+                    decision.reason += f" [{how}]"
+                    return Wd, None, None, decision
+                self.solver_ = decision.solver
+                return xp.reshape(w, (-1, 1)), [res], [info], decision
             W, results, infos = _plain_cg(H, B, mus, X0, tol,
                                           _dispatch.PROBE_ITERATIONS if probe else self.max_iter,
                                           callback, xp, device)

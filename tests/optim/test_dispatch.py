@@ -380,3 +380,36 @@ def test_logistic_sparse_high_dimensional_well_conditioned_runs_nncg_without_a_s
     # An explicit rank is used as given: the same answer.
     est8 = SketchyLogisticRegression(tol=1e-8, rank=8).fit(X, y)
     np.testing.assert_allclose(est8.coef_, ref.coef_, rtol=0, atol=1e-5 * np.abs(ref.coef_).max())
+
+
+def test_single_target_probe_goes_on_without_a_restart():
+    from optim._ridge_probe import probe_and_finish
+    from rnla import GramOperator
+
+    rng = np.random.default_rng(5)
+    n, d = 12000, 11500  # past DIRECT_MAX_DIM both ways: no Cholesky
+    X = sp.random(n, d, density=5e-4, format="csr", random_state=rng)
+    b = X.T @ rng.standard_normal(n) / n
+    # Well conditioned: plain CG goes on after the probe, in the same iteration (no product to
+    # recompute the residual): exactly the iterates of one uninterrupted CG run.
+    mu = 1e-5
+    x, info, res, decision = probe_and_finish(GramOperator(X), b, mu, None, 1e-10, None, None,
+                                              shape=_dispatch.shape_of(X), n_penalties=1, rank="auto", rng=0)
+    from rnla import pcg
+    A = (X.T @ X / n + mu * sp.eye(d)).tocsr()
+    x_ref, info_ref, ref = pcg(A, b, rtol=1e-10, full_output=True)
+    assert info == info_ref == 0 and decision.solver == "cg"
+    assert res.iterations == ref.iterations > _dispatch.PROBE_ITERATIONS
+    assert res.matvecs == ref.matvecs
+    np.testing.assert_allclose(x, x_ref, rtol=0, atol=1e-7 * np.abs(x_ref).max())  # A formed vs Gram products
+    # Ill conditioned (columns scaled by 1/j): the sketch after the probe, PCG from its iterate.
+    Xd = (X @ sp.diags(1.0 / np.arange(1, d + 1))).tocsr()
+    bd = Xd.T @ rng.standard_normal(n) / n
+    x, info, res, decision = probe_and_finish(GramOperator(Xd), bd, 1e-9, None, 1e-8, None, None,
+                                              shape=_dispatch.shape_of(Xd), n_penalties=1, rank="auto",
+                                              rng=0)
+    Ad = (Xd.T @ Xd / n + 1e-9 * sp.eye(d)).tocsr()
+    assert info == 0 and decision.solver == "nystrom_pcg" and res.rank > 0
+    assert res.probe_iterations == _dispatch.PROBE_ITERATIONS
+    assert res.matvecs == res.iterations + res.sketch_matvecs + 1
+    assert np.linalg.norm(Ad @ x - bd) <= 1e-8 * np.linalg.norm(bd) * (1 + 1e-6)
