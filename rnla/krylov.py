@@ -505,7 +505,7 @@ def nystrom_pcg(A, b, mu=0.0, *, rank="auto", x0=None, rtol=1e-5, atol=0.0, maxi
     rank : 'auto' or int, default 'auto'
         Sketch size ``ℓ``. ``'auto'`` (1-D ``b``) first runs plain CG, which stops for a
         sketch only when its own coefficients predict (the Lanczos Ritz values and CG's
-        bound) at least twice as many iterations still to go as the sketch would cost
+        bound) at least three times as many iterations still to go as the sketch would cost
         (a cost model in ``rnla._cg_probe``, from the operator's ``flops``): a problem plain
         CG solves cheaply is solved exactly as :func:`pcg` solves it, with no sketch
         (``result.rank == 0``, ``sketch_matvecs == 0``). Otherwise the sketch starts at 32
