@@ -1293,3 +1293,27 @@ def test_sparse_constant_columns_equal_the_dense_rule(seed):
     expected = dense.min(axis=0) == dense.max(axis=0)
     np.testing.assert_array_equal(_sparse_constant_columns(X), expected)
     np.testing.assert_array_equal(X.toarray(), dense)
+
+
+@pytest.mark.parametrize("n", [1, 2, 15, 16, 17, 500])
+def test_dense_constant_columns_from_sampled_rows_equal_min_max(n):
+    # Constant columns, columns equal on the sampled rows but not constant (the candidates that
+    # the full scan must reject), and random ones; against min == max.
+    from optim.estimators import _SAMPLE_ROWS, _dense_constant_columns
+    from rnla._backend import array_namespace
+
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, 7))
+    X[:, 1] = 4.0
+    X[:, 3] = -2.5
+    step = max(1, n // _SAMPLE_ROWS)
+    X[:, 5] = 1.0
+    X[:, 6] = 1.0
+    off = [i for i in range(n) if i % step]
+    if off:
+        X[off[0], 5] = 2.0  # differs only off the sampled rows
+    xp = array_namespace(X)
+    expected = X.min(axis=0) == X.max(axis=0)
+    np.testing.assert_array_equal(_dense_constant_columns(X, xp), expected)
+    if off:
+        assert not expected[5] and expected[6]
