@@ -363,11 +363,19 @@ def nncg(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, constra
             else None
         rtol = min(0.5, math.sqrt(ratio)) if cg_rtol == "auto" else cg_rtol
         shifted = as_operator(((n, n), lambda v, H=H, s=mu_k: H @ v + s * v), name="H + mu I")
-        start_d = _warm_start(shifted, d, g, xp)
-        d_new, info, solve = pcg(shifted, g, x0=start_d, rtol=rtol, maxiter=cg_maxiter, M=precond,
+        warm = _warm_start(shifted, d, g, xp)
+        if warm is None:
+            d_new, info, solve = pcg(shifted, g, rtol=rtol, maxiter=cg_maxiter, M=precond, full_output=True)
+        else:
+            # CG from x0 = s is CG from zero on the residual g − A s, which the warm start's own
+            # product gives: one product per Newton step fewer than pcg(x0=s), same iterates and
+            # the same stopping rule ‖g − A d‖ <= rtol ‖g‖.
+            s_d, As = warm
+            e, info, solve = pcg(shifted, g - As, rtol=0.0, atol=rtol * gnorm, maxiter=cg_maxiter, M=precond,
                                  full_output=True)
+            d_new = s_d + e
         cg_total += solve.iterations
-        if info == -1 and start_d is not None:
+        if info == -1 and warm is not None:
             # Negative curvature met from the warm start: its iterate need not be a useful descent
             # direction, while CG from zero always builds one (or none: the fallback below).
             d_new, info, solve = pcg(shifted, g, rtol=rtol, maxiter=cg_maxiter, M=precond, full_output=True)
@@ -469,18 +477,21 @@ def _line_search(batch, x, f, gnorm, d, slope, xp):
 
 
 def _warm_start(A, d, g, xp):
-    """The previous direction scaled to minimise the Newton model along it (None if that is 0).
+    """The previous direction scaled to minimise the Newton model along it, and ``A`` times it:
+    ``(α d, α A d)``, or None if ``α`` would be 0 or the curvature along ``d`` is not positive.
 
     Raw warm starts hurt once the gradient has shrunk by orders of magnitude; the best multiple
     ``α = dᵀg / dᵀAd`` never starts CG worse than zero. Costs one product.
     """
     if d is None:
         return None
-    curv = _backend.to_float(xp.sum(d * (A @ d)))
+    Ad = A @ d
+    curv = _backend.to_float(xp.sum(d * Ad))
     slope = _backend.to_float(xp.sum(d * g))
     if not (math.isfinite(curv) and curv > 0 and slope > 0):
         return None
-    return d * (slope / curv)
+    alpha = slope / curv
+    return d * alpha, Ad * alpha
 
 
 def _tiny(xp, x):
