@@ -162,7 +162,8 @@ def part2(quick, repeats):
                      str(o[2].matvecs), str(p[2].matvecs), "-",
                      f"{o[2].iterations} iterations"])
     header = ["problem", "mu", "nystrom_pcg [ms]", "pcg [ms]", "scipy cg [ms]", "ours / pcg", "rank",
-              "probe iterations / sketch products", "matvecs (ours)", "matvecs (pcg)", "scipy iterations", "converged"]
+              "probe iterations / sketch products", "matvecs (ours)", "matvecs (pcg)", "scipy iterations",
+              "converged"]
     return markdown_table(header, rows)
 
 
@@ -229,10 +230,10 @@ def main(argv=None):
     parts.append("### Nyström approximation per test matrix (`rnla.nystrom(A, rank, sketch=...)`)\n")
     parts.append(t1 + "\n")
     parts.append(f"### `nystrom_pcg(rank='auto')` vs plain `pcg` and SciPy `cg` (rtol {RTOL:g})\n")
-    parts.append("`rank='auto'` runs plain CG first and sketches only when CG's own Ritz values predict at "
-                 "least three times the sketch's price still to go (`rnla._cg_probe`); 0 / 0 in the probe column: "
-                 "solved by plain CG without a sketch. rank 0 after a sketch: the cost rule dropped the "
-                 "preconditioner and plain CG went on.\n")
+    parts.append("`rank='auto'` runs plain CG first and sketches only when CG's own Ritz values predict "
+                 "at least three times the sketch's price still to go (`rnla._cg_probe`); 0 / 0 in the probe "
+                 "column: solved by plain CG without a sketch. rank 0 after a sketch: the cost rule "
+                 "dropped the preconditioner and plain CG went on.\n")
     parts.append(t2 + "\n")
     parts.append("### Dense kernels of the sketch vs BLAS threads (threadpoolctl)\n")
     parts.append(t3 + "\n")
