@@ -42,6 +42,13 @@ def _same(a, b) -> bool:
     return bool(xp.all(a == b))
 
 
+def _plain_glm_hessian(batch) -> bool:
+    """Whether ``batch``'s Hessian is the binary GLM's, which takes precomputed margins."""
+    from .glm import GLMBatch
+
+    return type(batch).hessian_operator is GLMBatch.hessian_operator
+
+
 class _FiniteSum(abc.ABC):
     """What the solvers need from a problem: ``n_samples``, ``dim``, ``reg``, ``batch(idx)``."""
 
@@ -80,8 +87,20 @@ class _FiniteSum(abc.ABC):
         return self.batch(self._check_idx(idx)).grad(self._check_w(w))
 
     def value_and_grad(self, w, idx=None):
-        """``(value, gradient)`` sharing one pass over the data."""
-        return self.batch(self._check_idx(idx)).value_and_grad(self._check_w(w))
+        """``(value, gradient)`` sharing one pass over the data.
+
+        On all the data of a binary GLM the margins ``A w`` are kept for a Hessian at the same
+        ``w`` (:meth:`hvp`): a Newton step's line search computes them, and its next Hessian
+        needs them (one pass over the data saved per Newton step).
+        """
+        w = self._check_w(w)
+        idx = self._check_idx(idx)
+        batch = self.batch(idx)
+        if idx is None and hasattr(batch, "value_grad_margins") and _plain_glm_hessian(batch):
+            f, g, z = batch.value_grad_margins(w)
+            self._margins_at = (_backend.array_namespace(w).asarray(w, copy=True), z)
+            return f, g
+        return batch.value_and_grad(w)
 
     def hvp(self, w, v, idx=None):
         """Hessian at ``w`` (average over ``idx``) times ``v`` of shape ``(dim,)`` or ``(dim, k)``.
@@ -100,7 +119,11 @@ class _FiniteSum(abc.ABC):
                 return cached[1] @ v
             batch = self.batch(None)
             if hasattr(batch, "hessian_operator"):
-                H = batch.hessian_operator(w, include_penalty=True)
+                kept = getattr(self, "_margins_at", None)
+                if kept is not None and _plain_glm_hessian(batch) and _same(kept[0], w):
+                    H = batch.hessian_operator(w, include_penalty=True, margins=kept[1])
+                else:
+                    H = batch.hessian_operator(w, include_penalty=True)
                 xp = _backend.array_namespace(w)
                 self._hessian_at = (xp.asarray(w, copy=True), H)
                 return H @ v

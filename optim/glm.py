@@ -155,9 +155,13 @@ class GLMBatch:
         return self._grad_from_residuals(self.residuals(w), w)
 
     def value_and_grad(self, w):
+        return self.value_grad_margins(w)[:2]
+
+    def value_grad_margins(self, w):
+        """``(value, gradient, margins)`` at ``w``: the margins for a Hessian at the same point."""
         z = self.margins(w)
         r = self.weighted(self.problem.dloss(z, self.y), self.sw)
-        return self._value_from_margins(w, z), self._grad_from_residuals(r, w)
+        return self._value_from_margins(w, z), self._grad_from_residuals(r, w), z
 
     def _margin_pair(self, w, w_ref):
         """Margins at ``w`` and ``w_ref`` from one block product with the batch's rows."""
@@ -171,9 +175,11 @@ class GLMBatch:
         r = self.weighted(dl(z, self.y) - dl(z_ref, self.y), self.sw)
         return self._grad_from_residuals(r, w - w_ref)
 
-    def hessian_operator(self, w, include_penalty=False):
-        """The data Hessian ``A_Sᵀ diag(s ℓ'') A_S / |S|`` at ``w``, plus the penalty if asked."""
-        c = self.weighted(self.problem.d2loss(self.margins(w), self.y), self.sw) * (1.0 / self.size)
+    def hessian_operator(self, w, include_penalty=False, margins=None):
+        """The data Hessian ``A_Sᵀ diag(s ℓ'') A_S / |S|`` at ``w``, plus the penalty if asked
+        (``margins``: ``A_S w`` if already computed, from :meth:`value_grad_margins`)."""
+        z = self.margins(w) if margins is None else margins
+        c = self.weighted(self.problem.d2loss(z, self.y), self.sw) * (1.0 / self.size)
 
         def data_hessian(V):
             Z = self.margins(V)

@@ -1174,3 +1174,32 @@ def test_rank_zero_is_damped_newton_cg_without_a_sketch():
     np.testing.assert_allclose(res0.x, res.x, rtol=1e-7, atol=1e-9)
     # Products: CG's, the warm starts and checks, and one scale estimate per refresh; no sketch.
     assert res0.nhev < res.nhev
+
+
+def test_glm_hessian_reuses_the_margins_and_weights_at_the_same_point(monkeypatch):
+    # value_and_grad at w keeps the margins for the Hessian at w, and the Hessian's weights are
+    # kept for the next product at w: one margin pass for value, gradient and all the products.
+    from optim import Logistic
+    from optim.glm import GLMBatch
+
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((300, 8))
+    y = (X @ rng.standard_normal(8) > 0).astype(float)
+    problem = Logistic(X, y, reg=1e-2, fit_intercept=True)
+    w = rng.standard_normal(9)
+    V = rng.standard_normal((9, 3))
+    fresh = Logistic(X, y, reg=1e-2, fit_intercept=True)
+    expected = [fresh.batch().hessian_operator(w, include_penalty=True) @ V[:, j] for j in range(3)]
+    calls = []
+    real = GLMBatch.margins
+    monkeypatch.setattr(GLMBatch, "margins", lambda self, W: calls.append(np.ndim(W)) or real(self, W))
+    problem.value_and_grad(w)
+    got = [problem.hvp(w.copy(), V[:, j]) for j in range(3)]
+    # one margin pass at w (value, gradient and the Hessian's weights) and one per product (A v)
+    assert calls.count(1) == 1 + 3
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    # A different point: computed afresh, not taken from the cache.
+    w2 = w + 1.0
+    np.testing.assert_allclose(problem.hvp(w2, V[:, 0]),
+                               fresh.batch().hessian_operator(w2, include_penalty=True) @ V[:, 0], rtol=1e-13)
